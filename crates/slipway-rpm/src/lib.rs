@@ -1,0 +1,2 @@
+//! RPM files: headers, file lists, scriptlets, streamed cpio payloads, rpmvercmp, signatures.
+#![warn(missing_docs)]

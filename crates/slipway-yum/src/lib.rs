@@ -1,0 +1,2 @@
+//! Yum repositories: .repo files, repodata, dependency resolution, lock files, verified downloads.
+#![warn(missing_docs)]

@@ -1,0 +1,41 @@
+//! The `slipway` command line: a thin layer over the slipway crates.
+//!
+//! Each `commands/<verb>.rs` turns parsed arguments into one library call.
+//! Errors are printed once, as a chain, followed by `hint:` lines; the exit
+//! code is 1 for a failed command and 2 for a usage error (clap's).
+#![warn(missing_docs)]
+
+mod cli;
+mod commands;
+mod diagnostics;
+
+use clap::Parser;
+
+/// Run the CLI with the process's arguments and return its exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.verbose);
+    match commands::dispatch(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            diagnostics::report(&err);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,17 @@
+//! `cargo xtask bench <area>`: benchmarks against real peers, printing ratios.
+//! Each area lives in its own module.
+
+use anyhow::{Result, bail};
+
+const AREAS: &str = "layers, pull, resolve, install, build";
+
+pub(crate) fn run(area: Option<&str>, _rest: &[String]) -> Result<()> {
+    match area {
+        Some(area) => bail!("benchmark area `{area}` is not implemented yet (areas: {AREAS})"),
+        None => bail!("usage: cargo xtask bench <AREA> (areas: {AREAS})"),
+    }
+}
+
+pub(crate) fn demo() -> Result<()> {
+    bail!("`cargo xtask demo` is not implemented yet")
+}
