@@ -18,7 +18,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod builder;
+pub mod fixtures;
+pub mod http;
 pub mod process;
+pub mod registry;
 pub mod tools;
 
 pub use process::{ChildGuard, free_port, wait_for_port};

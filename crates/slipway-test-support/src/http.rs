@@ -1,0 +1,1 @@
+//! HTTP servers on loopback for yum repos and source mirrors.

@@ -1,0 +1,1 @@
+//! Debian's `docker-registry` (distribution) started on a free port: anonymous, htpasswd, token auth.
