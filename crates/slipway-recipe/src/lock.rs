@@ -1,0 +1,169 @@
+//! `slipway.lock`: what `slipway lock` pins — base image digests, the
+//! resolved package set of each package step, and the sha256 of sources the
+//! recipe leaves unpinned.
+//!
+//! The file is TOML, written with sorted entries so the same pins give the
+//! same bytes.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The lock file's current format version.
+pub const LOCK_VERSION: u32 = 1;
+
+/// The contents of `slipway.lock`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Lock {
+    /// Format version ([`LOCK_VERSION`]).
+    pub version: u32,
+    /// One entry per image, sorted by name.
+    #[serde(default, rename = "image")]
+    pub images: Vec<LockedImage>,
+    /// Source pins by URL, sorted by URL.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<LockedSource>,
+}
+
+/// The pins of one image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedImage {
+    /// The image name.
+    pub name: String,
+    /// The registry reference of the base, as the recipe writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_ref: Option<String>,
+    /// The manifest digest the reference resolved to (`sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_digest: Option<String>,
+    /// The package steps, in recipe order.
+    #[serde(default, rename = "step")]
+    pub steps: Vec<LockedStep>,
+}
+
+/// The resolved transaction of one package step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedStep {
+    /// The step name.
+    pub name: String,
+    /// [`crate::plan::packages_request`] of the step when it was locked: a
+    /// different value means the recipe changed and the lock is stale.
+    pub request: String,
+    /// The packages installed or upgraded by the step, sorted.
+    #[serde(default, rename = "package")]
+    pub packages: Vec<LockedPackage>,
+    /// The package names erased by the step, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<String>,
+}
+
+/// One package of a locked transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedPackage {
+    /// Package name.
+    pub name: String,
+    /// Epoch (0 when none).
+    #[serde(default)]
+    pub epoch: u32,
+    /// Version.
+    pub version: String,
+    /// Release.
+    pub release: String,
+    /// Architecture.
+    pub arch: String,
+    /// sha256 of the `.rpm` file.
+    pub sha256: String,
+    /// Where it was found.
+    pub url: String,
+}
+
+/// The sha256 of a source the recipe does not pin itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedSource {
+    /// The source URL.
+    pub url: String,
+    /// Its sha256 (hex).
+    pub sha256: String,
+}
+
+impl Lock {
+    /// Read `path`; `Ok(None)` when it does not exist.
+    pub fn read(path: &Path) -> Result<Option<Lock>> {
+        let text = match fs_err::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let lock: Lock = toml::from_str(&text).map_err(|e| Error::LockSyntax {
+            path: path.to_path_buf(),
+            message: e.message().to_owned(),
+        })?;
+        if lock.version != LOCK_VERSION {
+            return Err(Error::LockSyntax {
+                path: path.to_path_buf(),
+                message: format!(
+                    "version {} is not the supported version {LOCK_VERSION}",
+                    lock.version
+                ),
+            });
+        }
+        Ok(Some(lock))
+    }
+
+    /// The lock as canonical TOML (entries sorted).
+    pub fn to_toml(&self) -> String {
+        let mut lock = self.clone();
+        lock.version = LOCK_VERSION;
+        lock.images.sort_by(|a, b| a.name.cmp(&b.name));
+        for image in &mut lock.images {
+            for step in &mut image.steps {
+                step.packages.sort();
+                step.erased.sort();
+            }
+        }
+        lock.sources.sort();
+        lock.sources.dedup();
+        let body = toml::to_string(&lock).unwrap_or_default();
+        format!("# slipway.lock: written by `slipway lock`; do not edit.\n{body}")
+    }
+
+    /// Write the lock to `path` atomically (a temp file renamed into place).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(
+            ".{}.tmp",
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
+        fs_err::write(&tmp, self.to_toml()).map_err(|e| Error::io(&tmp, e))?;
+        fs_err::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    }
+
+    /// The pins of image `name`.
+    pub fn image(&self, name: &str) -> Option<&LockedImage> {
+        self.images.iter().find(|i| i.name == name)
+    }
+
+    /// The pinned sha256 of the source at `url`.
+    pub fn source_sha256(&self, url: &str) -> Option<&str> {
+        self.sources
+            .iter()
+            .find(|s| s.url == url)
+            .map(|s| s.sha256.as_str())
+    }
+}
+
+impl LockedImage {
+    /// The locked transaction of step `name`.
+    pub fn step(&self, name: &str) -> Option<&LockedStep> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}
