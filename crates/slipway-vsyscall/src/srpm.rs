@@ -1,0 +1,325 @@
+//! Source RPMs: unpack one natively into an rpmbuild topdir and add patches.
+//!
+//! [`unpack`] streams the payload (no `rpm -i`, no rpmdb): the spec goes to
+//! `SPECS/`, everything else to `SOURCES/`, with the modes of the header and,
+//! when asked, the owners of the header mapped through a rootfs's
+//! `/etc/passwd` and `/etc/group` (CentOS's source RPMs are owned by
+//! `mockbuild`). [`patch_srpm`] then edits the spec with
+//! [`crate::spec::add_patches`] and copies the patch files beside the sources.
+
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+use crate::spec::{SpecEdit, SpecPatch, add_patches};
+
+/// A patch to add: its file on disk, the name it gets in `SOURCES/`, and the
+/// flags of its `%patch` line (e.g. `-E -p3`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchFile {
+    /// File name in `SOURCES/` and in the `PatchN:` tag.
+    pub name: String,
+    /// Where the patch is now.
+    pub source: PathBuf,
+    /// Flags for `%patchN`.
+    pub flags: String,
+}
+
+impl PatchFile {
+    /// A patch read from `source`, named `name`, applied with `flags`.
+    pub fn new(
+        name: impl Into<String>,
+        source: impl Into<PathBuf>,
+        flags: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            source: source.into(),
+            flags: flags.into(),
+        }
+    }
+}
+
+/// One file of a source RPM as unpacked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnpackedFile {
+    /// The file name in the payload.
+    pub name: String,
+    /// Where it was written.
+    pub path: PathBuf,
+    /// Owner user name from the header.
+    pub user: String,
+    /// Owner group name from the header.
+    pub group: String,
+    /// Permission bits from the header.
+    pub mode: u32,
+}
+
+/// A source RPM unpacked into an rpmbuild topdir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnpackedSrpm {
+    /// The topdir (`SPECS/`, `SOURCES/` inside).
+    pub topdir: PathBuf,
+    /// Package name.
+    pub name: String,
+    /// Package version.
+    pub version: String,
+    /// Package release.
+    pub release: String,
+    /// The spec file, under `SPECS/`.
+    pub spec_path: PathBuf,
+    /// Every file written, in payload order.
+    pub files: Vec<UnpackedFile>,
+    /// The source RPM's build dependencies (its `Requires`, which are the
+    /// spec's `BuildRequires`), as `name [op version]`, without `rpmlib(…)`.
+    pub build_requires: Vec<String>,
+}
+
+/// How owners from the header are applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Owners {
+    /// Leave files owned by the current user (the owners are still reported).
+    #[default]
+    Keep,
+    /// Map user and group names through `ROOT/etc/passwd` and
+    /// `ROOT/etc/group` of this rootfs and chown (needs root).
+    MapThrough(PathBuf),
+}
+
+/// Unpack `srpm` into `topdir` (created if absent).
+pub fn unpack(srpm: &Path, topdir: &Path, owners: &Owners) -> Result<UnpackedSrpm, Error> {
+    let rpm_err = |source| Error::Rpm {
+        path: srpm.to_owned(),
+        source,
+    };
+    let mut reader = rpm::PackageReader::open(srpm).map_err(rpm_err)?;
+    let meta = &reader.metadata;
+    if !meta.is_source_package() {
+        return Err(Error::NotSourceRpm {
+            path: srpm.to_owned(),
+        });
+    }
+    let name = meta.get_name().map_err(rpm_err)?.to_owned();
+    let version = meta.get_version().map_err(rpm_err)?.to_owned();
+    let release = meta.get_release().map_err(rpm_err)?.to_owned();
+    let build_requires = meta
+        .get_requires()
+        .map_err(rpm_err)?
+        .into_iter()
+        .filter(|d| {
+            !d.flags.contains(rpm::DependencyFlags::RPMLIB) && !d.name.starts_with("rpmlib(")
+        })
+        .map(|d| {
+            let op = d.flags.comparator_str();
+            if op.is_empty() || d.version.is_empty() {
+                d.name
+            } else {
+                format!("{} {op} {}", d.name, d.version)
+            }
+        })
+        .collect();
+
+    let specs_dir = topdir.join("SPECS");
+    let sources_dir = topdir.join("SOURCES");
+    fs_err::create_dir_all(&specs_dir)?;
+    fs_err::create_dir_all(&sources_dir)?;
+    let ids = match owners {
+        Owners::Keep => None,
+        Owners::MapThrough(root) => Some(IdMap::read(root)?),
+    };
+
+    let mut files = Vec::new();
+    let mut spec_paths = Vec::new();
+    while let Some(mut file) = reader.next_file().map_err(rpm_err)? {
+        let entry = &file.metadata;
+        let file_name = entry.basename().to_owned();
+        if file_name.is_empty() || file_name == "." || file_name == ".." || file_name.contains('/')
+        {
+            return Err(Error::UnsafeName {
+                path: srpm.to_owned(),
+                name: entry.path().display().to_string(),
+            });
+        }
+        let is_spec =
+            entry.flags().contains(rpm::FileFlags::SPECFILE) || file_name.ends_with(".spec");
+        let dest = if is_spec { &specs_dir } else { &sources_dir }.join(&file_name);
+        let user = entry.user().to_owned();
+        let group = entry.group().to_owned();
+        let mode = u32::from(entry.permissions());
+        {
+            let mut out = fs_err::File::create(&dest)?;
+            std::io::copy(&mut file, &mut out).map_err(|e| {
+                Error::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("unpacking `{file_name}` from `{}`: {e}", srpm.display()),
+                ))
+            })?;
+        }
+        file.finish().map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("unpacking `{file_name}` from `{}`: {e}", srpm.display()),
+            ))
+        })?;
+        set_mode(&dest, mode)?;
+        if let Some(ids) = &ids {
+            ids.chown(&dest, &user, &group)?;
+        }
+        if is_spec {
+            spec_paths.push(dest.clone());
+        }
+        files.push(UnpackedFile {
+            name: file_name,
+            path: dest,
+            user,
+            group,
+            mode,
+        });
+    }
+    let spec_path = match spec_paths.as_slice() {
+        [one] => one.clone(),
+        other => {
+            return Err(Error::SpecCount {
+                path: srpm.to_owned(),
+                count: other.len(),
+            });
+        }
+    };
+    Ok(UnpackedSrpm {
+        topdir: topdir.to_owned(),
+        name,
+        version,
+        release,
+        spec_path,
+        files,
+        build_requires,
+    })
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))?;
+    Ok(())
+}
+
+/// User and group names → ids, from a rootfs's `/etc/passwd` and `/etc/group`.
+#[derive(Debug)]
+struct IdMap {
+    root: PathBuf,
+    users: Vec<(String, u32)>,
+    groups: Vec<(String, u32)>,
+}
+
+impl IdMap {
+    fn read(root: &Path) -> Result<Self, Error> {
+        let parse = |file: &str| -> Result<Vec<(String, u32)>, Error> {
+            let text = fs_err::read_to_string(root.join(file))?;
+            Ok(text
+                .lines()
+                .filter_map(|l| {
+                    let mut f = l.split(':');
+                    let name = f.next()?;
+                    let id = f.nth(1)?.parse().ok()?;
+                    Some((name.to_owned(), id))
+                })
+                .collect())
+        };
+        Ok(Self {
+            root: root.to_owned(),
+            users: parse("etc/passwd")?,
+            groups: parse("etc/group")?,
+        })
+    }
+
+    fn chown(&self, path: &Path, user: &str, group: &str) -> Result<(), Error> {
+        let find = |list: &[(String, u32)], name: &str, file: &str| {
+            list.iter()
+                .find(|e| e.0 == name)
+                .map(|e| e.1)
+                .ok_or_else(|| {
+                    Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!(
+                            "owner `{name}` of `{}` is not in `{}`",
+                            path.display(),
+                            self.root.join(file).display()
+                        ),
+                    ))
+                })
+        };
+        let uid = find(&self.users, user, "etc/passwd")?;
+        let gid = find(&self.groups, group, "etc/group")?;
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("chown `{}` to {uid}:{gid}: {e}", path.display()),
+            ))
+        })
+    }
+}
+
+/// A source RPM unpacked, with patches added to its spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchedSource {
+    /// The unpacked source RPM (`spec_path` is the edited spec).
+    pub srpm: UnpackedSrpm,
+    /// The spec edit: patch numbers, old and new release.
+    pub edit: SpecEdit,
+    /// The patch files written to `SOURCES/`.
+    pub patch_paths: Vec<PathBuf>,
+}
+
+impl PatchedSource {
+    /// The edited spec file.
+    pub fn spec_path(&self) -> &Path {
+        &self.srpm.spec_path
+    }
+
+    /// The rpmbuild topdir.
+    pub fn topdir(&self) -> &Path {
+        &self.srpm.topdir
+    }
+
+    /// The new release, unexpanded (e.g. `1.209.1%{?dist}`).
+    pub fn new_release(&self) -> &str {
+        &self.edit.new_release
+    }
+}
+
+/// Unpack `srpm` into `topdir`, add `patches` to its spec and copy them into `SOURCES/`.
+pub fn patch_srpm(
+    srpm: &Path,
+    patches: &[PatchFile],
+    topdir: &Path,
+) -> Result<PatchedSource, Error> {
+    patch_srpm_with(srpm, patches, topdir, &Owners::Keep)
+}
+
+/// [`patch_srpm`] with a choice of how owners are applied.
+pub fn patch_srpm_with(
+    srpm: &Path,
+    patches: &[PatchFile],
+    topdir: &Path,
+    owners: &Owners,
+) -> Result<PatchedSource, Error> {
+    let unpacked = unpack(srpm, topdir, owners)?;
+    let spec_text = fs_err::read_to_string(&unpacked.spec_path)?;
+    let spec_patches: Vec<SpecPatch> = patches
+        .iter()
+        .map(|p| SpecPatch::new(p.name.clone(), p.flags.clone()))
+        .collect();
+    let edit = add_patches(&spec_text, &spec_patches)?;
+    let sources = topdir.join("SOURCES");
+    let mut patch_paths = Vec::new();
+    for patch in patches {
+        let dest = sources.join(&patch.name);
+        fs_err::copy(&patch.source, &dest)?;
+        set_mode(&dest, 0o644)?;
+        patch_paths.push(dest);
+    }
+    fs_err::write(&unpacked.spec_path, &edit.text)?;
+    Ok(PatchedSource {
+        srpm: unpacked,
+        edit,
+        patch_paths,
+    })
+}
