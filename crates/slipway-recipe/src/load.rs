@@ -98,7 +98,7 @@ impl Recipe {
 fn image_deps(image: &Image) -> Vec<(&str, &Loc)> {
     let mut deps = Vec::new();
     if let Base::Image(name) = &image.base {
-        deps.push((name.as_str(), &image.loc));
+        deps.push((name.as_str(), &image.base_loc));
     }
     for step in &image.steps {
         if let Some(from) = &step.from_image {
@@ -502,8 +502,10 @@ fn convert_base(text: &Text, base: &Spanned<RawBase>) -> Result<(Base, Option<Pl
         .as_ref()
         .map(|v| platform(text, "base.platform", v))
         .transpose()?;
+    let mut loc = loc;
     let kind = match (&b.image, &b.reference) {
         (Some(image), None) => {
+            loc = text.at(image);
             if let Some(v) = &b.platform {
                 return Err(Error::Invalid {
                     loc: text.at(v),
@@ -816,7 +818,7 @@ fn unique<'a>(
 }
 
 fn finish_image(name: String, loc: Loc, p: Partial) -> Result<Image> {
-    let Some((base, base_platform, _)) = p.base else {
+    let Some((base, base_platform, base_loc)) = p.base else {
         return Err(Error::Invalid {
             loc,
             key: "base".into(),
@@ -865,9 +867,9 @@ fn finish_image(name: String, loc: Loc, p: Partial) -> Result<Image> {
                 ),
             });
         }
-        // Direct dependencies: as written, or the previous step.
+        // Direct dependencies: as written, or every earlier step.
         let direct: Vec<String> = match pending.depends_on {
-            None => steps.last().map(|s| s.name.clone()).into_iter().collect(),
+            None => steps.iter().map(|s| s.name.clone()).collect(),
             Some(deps) => {
                 let mut direct = Vec::new();
                 for (dep, dep_loc) in deps {
@@ -916,6 +918,7 @@ fn finish_image(name: String, loc: Loc, p: Partial) -> Result<Image> {
         description: p.description,
         publish: p.publish.unwrap_or(true),
         base,
+        base_loc,
         platform,
         personality: image_personality,
         source_date_epoch: p.source_date_epoch.unwrap_or(DEFAULT_SOURCE_DATE_EPOCH),

@@ -28,6 +28,8 @@ pub struct Image {
     pub publish: bool,
     /// What the image starts from.
     pub base: Base,
+    /// Where `[base]` is written.
+    pub base_loc: Loc,
     /// The image's platform.
     pub platform: Platform,
     /// The personality steps run under unless they say otherwise.
