@@ -14,6 +14,9 @@
 //! data section that points into the page (gcc stores such a pointer in
 //! `.data` for `static long (*f)(long *) = (void *)0xffffffffff600400`).
 //!
+//! RPM files are audited too: their payload is streamed and each ELF file or
+//! archive in it is decoded in memory (findings name `PKG.rpm:/path`).
+//!
 //! Non-ELF files are skipped after reading their first 8 bytes, and
 //! sections whose bytes cannot contain the page's address (no `60 ff` byte
 //! pair, present in every little-endian encoding of it) are not decoded, so
@@ -181,6 +184,34 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 const ELF_MAGIC: &[u8] = b"\x7fELF";
 const AR_MAGIC: &[u8] = b"!<arch>\n";
+/// The lead of an RPM file.
+const RPM_MAGIC: &[u8] = b"\xed\xab\xee\xdb";
+
+/// Audit the files in an RPM's payload, streamed (named `PKG.rpm:/path`).
+fn audit_rpm(path: &Path, report: &mut AuditReport) -> Result<(), Error> {
+    let rpm_err = |source| Error::Rpm {
+        path: path.to_owned(),
+        source,
+    };
+    let mut reader = rpm::PackageReader::open(path).map_err(rpm_err)?;
+    while let Some(mut file) = reader.next_file().map_err(rpm_err)? {
+        if file.metadata.file_type() != rpm::FileType::Regular {
+            continue;
+        }
+        let name = format!("{}:{}", path.display(), file.metadata.path().display());
+        let mut head = Vec::with_capacity(8);
+        (&mut file).take(8).read_to_end(&mut head)?;
+        if !head.starts_with(ELF_MAGIC) && head != AR_MAGIC {
+            continue;
+        }
+        let mut data = head;
+        file.read_to_end(&mut data)?;
+        if let Err(err) = audit_bytes(&name, &data, report) {
+            report.skipped.push((name, err.to_string()));
+        }
+    }
+    Ok(())
+}
 
 /// Audit one file: ELF, archive, or (silently) anything else.
 fn audit_file(path: &Path, report: &mut AuditReport) -> Result<(), Error> {
@@ -194,6 +225,10 @@ fn audit_file(path: &Path, report: &mut AuditReport) -> Result<(), Error> {
         }
     }
     let magic = &magic[..got];
+    if magic.starts_with(RPM_MAGIC) {
+        drop(file);
+        return audit_rpm(path, report);
+    }
     if !magic.starts_with(ELF_MAGIC) && magic != AR_MAGIC {
         return Ok(());
     }
