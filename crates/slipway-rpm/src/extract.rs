@@ -137,6 +137,12 @@ pub fn extract_payload<R: Read>(
                 let perm = rustix::fs::Mode::from_raw_mode(entry.mode & 0o7777);
                 // Unprivileged: cpio warns and goes on; so do we.
                 if rustix::fs::mknodat(CWD, &target, kind, perm, dev).is_ok() {
+                    // mknod applies the umask; cpio sets the mode afterwards.
+                    fs_err::set_permissions(
+                        &target,
+                        std::fs::Permissions::from_mode(entry.mode & 0o7777),
+                    )
+                    .at(&target)?;
                     set_mtime(&target, entry.mtime)?;
                 }
             }
