@@ -590,8 +590,11 @@ fn proxy_connection(
                 })
         };
         log.lock().expect("log").push(format!(
-            "{} {path} -> {}",
+            "{} {path}{} -> {}",
             request.method,
+            request
+                .header("range")
+                .map_or(String::new(), |r| format!(" [Range: {r}]")),
             fault.map_or("forward".to_owned(), |f| format!("{f:?}"))
         ));
         match fault {
