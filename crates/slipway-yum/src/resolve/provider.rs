@@ -165,10 +165,34 @@ impl<'a> Provider<'a> {
             .unwrap_or_default()
     }
 
+    /// yum's multilib rule for dependencies: a package takes providers of
+    /// its own word size (x86_64 or noarch for a 64-bit or noarch package,
+    /// x86-32 or noarch for an i686 one) when there are any; only otherwise does it
+    /// cross over (an x86_64 package requiring an i686-only library).
+    pub(crate) fn arch_family_filter(
+        &self,
+        requirer: &Package,
+        ids: Vec<SolvableId>,
+    ) -> Vec<SolvableId> {
+        let secondary = |a: &str| {
+            matches!(self.machine.as_str(), "x86_64" | "amd64")
+                && matches!(a, "i686" | "i586" | "i486" | "i386")
+        };
+        let want_secondary = secondary(&requirer.arch);
+        let same = |id: &SolvableId| {
+            let a = self.cand(*id).pkg.arch.as_str();
+            a == "noarch" || secondary(a) == want_secondary
+        };
+        if !ids.iter().any(same) {
+            return ids;
+        }
+        ids.into_iter().filter(same).collect()
+    }
+
     /// Preference of a name when several could satisfy a requirement:
     /// installed first, best arch, then yum's "shortest name" rule.
     fn name_key(&self, name: NameId, members: &[SolvableId]) -> (bool, u32, usize, String) {
-        let installed = members.iter().any(|id| self.cand(*id).repo.is_none());
+        let installed = self.installed.contains_key(&name);
         let best_arch = members
             .iter()
             .filter_map(|id| arch_rank(&self.machine, &self.cand(*id).pkg.arch))
@@ -385,7 +409,7 @@ impl DependencyProvider for Provider<'_> {
             if self.provides(solvable, dep) {
                 continue;
             }
-            let providers = self.providers(dep);
+            let providers = self.arch_family_filter(me.pkg, self.providers(dep));
             let label = format!("nothing provides `{dep}`");
             let req = self.requirement_over(&providers, |_| VSet::Provides(dep.clone()), &label);
             requirements.push(ConditionalRequirement {

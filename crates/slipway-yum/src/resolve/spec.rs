@@ -70,6 +70,26 @@ pub(crate) fn match_spec(provider: &Provider<'_>, spec: &str, install: bool) -> 
     if hits.is_empty() && install {
         hits = provider.providers(&Dep::name(spec));
     }
+    if install {
+        // yum: "Package X is obsoleted by Y, trying to install Y instead".
+        let mut replaced = Vec::new();
+        for &id in &hits {
+            let c = provider.cand(id);
+            let obsoleters: Vec<_> = provider
+                .obsoleters_of(c.pkg)
+                .into_iter()
+                .filter(|&o| provider.cand(o).repo.is_some())
+                .collect();
+            if obsoleters.is_empty() || c.repo.is_none() {
+                replaced.push(id);
+            } else {
+                replaced.extend(obsoleters);
+            }
+        }
+        replaced.sort();
+        replaced.dedup();
+        hits = replaced;
+    }
     if install && !names_an_arch(spec) {
         let mut best: HashMap<&str, u32> = HashMap::new();
         for &id in &hits {
