@@ -31,6 +31,7 @@ pub(crate) const TEST_WORLD_PACKAGES: &[&str] = &[
     "gcc",
     "make",
     "iproute2",
+    "openssl",
 ];
 
 const USAGE: &str = "usage: cargo xtask <test|tidy|fixtures|bench AREA|demo>";

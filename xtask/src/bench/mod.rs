@@ -3,10 +3,13 @@
 
 use anyhow::{Result, bail};
 
+mod pull;
+
 const AREAS: &str = "layers, pull, resolve, install, build";
 
-pub(crate) fn run(area: Option<&str>, _rest: &[String]) -> Result<()> {
+pub(crate) fn run(area: Option<&str>, rest: &[String]) -> Result<()> {
     match area {
+        Some("pull") => pull::run(rest),
         Some(area) => bail!("benchmark area `{area}` is not implemented yet (areas: {AREAS})"),
         None => bail!("usage: cargo xtask bench <AREA> (areas: {AREAS})"),
     }

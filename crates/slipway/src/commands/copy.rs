@@ -1,9 +1,37 @@
 //! `slipway copy`.
 
+use anyhow::Context;
+use slipway_registry::{CopyOptions, ImageLocation, Platform};
+
+use super::pull::{RegistryArgs, reporter};
+
 /// Arguments of `slipway copy`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct CopyArgs {}
+pub(crate) struct CopyArgs {
+    /// Source: `oci:DIR[:TAG]` or `docker://REF`.
+    pub(crate) source: String,
+    /// Destination: `oci:DIR[:TAG]` or `docker://REF`.
+    pub(crate) dest: String,
+    /// Platform to choose when the source is a multi-platform image.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub(crate) platform: Option<String>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
 
-pub(crate) fn run(_args: CopyArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`slipway copy` is not implemented yet")
+pub(crate) fn run(args: CopyArgs) -> anyhow::Result<()> {
+    let source = ImageLocation::parse(&args.source)?;
+    let dest = ImageLocation::parse(&args.dest)?;
+    let digest = slipway_registry::copy_blocking(
+        &args.registry.client_options()?,
+        &source,
+        &dest,
+        &CopyOptions {
+            platform: args.platform.as_deref().map(Platform::parse).transpose()?,
+            reporter: reporter(),
+        },
+    )
+    .with_context(|| format!("copying `{source}` to `{dest}`"))?;
+    println!("{digest}");
+    Ok(())
 }

@@ -1,9 +1,41 @@
 //! `slipway push`.
 
+use anyhow::Context;
+use slipway_registry::{CopyOptions, ImageLocation, Reference};
+
+use super::pull::{RegistryArgs, reporter};
+
 /// Arguments of `slipway push`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct PushArgs {}
+pub(crate) struct PushArgs {
+    /// Image to push: `oci:DIR[:TAG]`.
+    pub(crate) source: String,
+    /// Where to push it: `REGISTRY/REPO[:TAG|@DIGEST]` (a `docker://` prefix is accepted).
+    pub(crate) reference: String,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
 
-pub(crate) fn run(_args: PushArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`slipway push` is not implemented yet")
+pub(crate) fn run(args: PushArgs) -> anyhow::Result<()> {
+    let source = ImageLocation::parse(&args.source)?;
+    if !matches!(source, ImageLocation::Oci { .. }) {
+        anyhow::bail!("`slipway push` reads `oci:` layouts; use `slipway copy` for `{source}`");
+    }
+    let text = args
+        .reference
+        .strip_prefix("docker://")
+        .unwrap_or(&args.reference);
+    let target = Reference::parse(text)?;
+    let digest = slipway_registry::copy_blocking(
+        &args.registry.client_options()?,
+        &source,
+        &ImageLocation::Docker(target.clone()),
+        &CopyOptions {
+            platform: None,
+            reporter: reporter(),
+        },
+    )
+    .with_context(|| format!("pushing `{source}` to `{target}`"))?;
+    println!("{digest}");
+    Ok(())
 }
