@@ -156,6 +156,69 @@ pub enum Error {
         /// What differs.
         reason: String,
     },
+    /// An OCI layout, layer or image could not be read or written.
+    #[error(transparent)]
+    Oci(#[from] slipway_oci::Error),
+    /// Pulling a base image failed.
+    #[error("pulling base `{reference}`")]
+    Pull {
+        /// The reference.
+        reference: String,
+        /// The cause.
+        #[source]
+        source: slipway_registry::Error,
+    },
+    /// A step failed in the sandbox.
+    #[error("image `{image}`, step `{step}` failed")]
+    Step {
+        /// The image.
+        image: String,
+        /// The step.
+        step: String,
+        /// The cause.
+        #[source]
+        source: slipway_sandbox::Error,
+    },
+    /// A fetched file does not have the digest it must have.
+    #[error("{what}: expected sha256 {expected}, got {actual}")]
+    DigestMismatch {
+        /// What was fetched, from where.
+        what: String,
+        /// Expected sha256.
+        expected: String,
+        /// Actual sha256.
+        actual: String,
+    },
+    /// A download failed.
+    #[error("cannot fetch `{url}`: {message}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// Something the recipe asks for that the build driver cannot do yet.
+    #[error("{loc}: {what} is not supported by the build driver yet")]
+    Unsupported {
+        /// Where it is asked for.
+        loc: Loc,
+        /// What.
+        what: String,
+    },
+    /// A source or base the build needs a pin for has none.
+    #[error("{what} is not pinned: run `slipway lock` (or give its sha256 in the recipe)")]
+    Unpinned {
+        /// What.
+        what: String,
+    },
+    /// Any other build failure, with what was being done.
+    #[error("{what}: {message}")]
+    Build {
+        /// What was being done.
+        what: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// This crate's result type.

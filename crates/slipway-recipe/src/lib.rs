@@ -20,6 +20,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod build;
 mod error;
 mod load;
 pub mod lock;

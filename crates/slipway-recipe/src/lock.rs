@@ -167,3 +167,50 @@ impl LockedImage {
         self.steps.iter().find(|s| s.name == name)
     }
 }
+
+/// Check that `lock` pins everything `recipe` needs pinned: every registry base
+/// without a digest in its reference, and every source without a sha256 in
+/// the recipe; and that locked package steps still ask for what they asked
+/// for when locked.
+pub fn check(recipe: &crate::Recipe, lock: &Lock, path: &Path) -> Result<()> {
+    let stale = |reason: String| Error::StaleLock {
+        path: path.to_path_buf(),
+        reason,
+    };
+    for image in &recipe.images {
+        let locked = lock.image(&image.name);
+        if let crate::Base::Registry { reference, .. } = &image.base
+            && image.base.pinned_digest().is_none()
+        {
+            let ok = locked.is_some_and(|l| {
+                l.base_ref.as_deref() == Some(reference.as_str()) && l.base_digest.is_some()
+            });
+            if !ok {
+                return Err(stale(format!(
+                    "image `{}`: base `{reference}` is not locked",
+                    image.name
+                )));
+            }
+        }
+        for source in &image.sources {
+            if source.sha256.is_none() && lock.source_sha256(&source.url).is_none() {
+                return Err(stale(format!(
+                    "image `{}`: source `{}` ({}) is not locked",
+                    image.name, source.name, source.url
+                )));
+            }
+        }
+        for step in &image.steps {
+            if let Some(ls) = locked.and_then(|l| l.step(&step.name)) {
+                let request = crate::plan::packages_request(recipe, image, step, Some(lock))?;
+                if ls.request != request {
+                    return Err(stale(format!(
+                        "image `{}`: the packages of step `{}` changed since they were locked",
+                        image.name, step.name
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use slipway_recipe::build::{BuildOptions, Event, Reporter, SourceOptions};
 use slipway_recipe::{Lock, Plan, Recipe};
 
 /// Arguments of `slipway build`.
@@ -60,6 +61,38 @@ pub(crate) struct BuildArgs {
     /// and stop; needs no network.
     #[arg(long)]
     pub(crate) dry_run: bool,
+
+    /// The store of blobs, step results and sources (default:
+    /// `$XDG_CACHE_HOME/slipway`).
+    #[arg(long, value_name = "DIR", env = "SLIPWAY_STORE")]
+    pub(crate) store: Option<PathBuf>,
+}
+
+/// Progress on stderr, one line per event.
+struct Progress;
+
+impl Reporter for Progress {
+    fn event(&self, event: &Event<'_>) {
+        let line = match event {
+            Event::Image(name) => format!("==> {name}"),
+            Event::Base { image, digest } => format!("    {image}: base {digest}"),
+            Event::Source(name) => format!("    source {name}: verified"),
+            Event::Cached { image, step } => format!("    {image}/{step}: cached"),
+            Event::Running { image, step } => format!("    {image}/{step}: running"),
+            Event::Built {
+                image,
+                step,
+                seconds,
+            } => format!("    {image}/{step}: built in {seconds:.1}s"),
+            Event::Written {
+                image,
+                digest,
+                path,
+            } => format!("    {image}: {digest} -> {}", path.display()),
+            _ => return,
+        };
+        eprintln!("{line}");
+    }
 }
 
 pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
@@ -81,8 +114,40 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
         print!("{}", plan.render(args.mirror.as_deref()));
         return Ok(());
     }
-    anyhow::bail!(
-        "building is not wired up yet: the driver needs the registry, yum, sandbox and OCI crates; \
-         `slipway build --dry-run` shows the plan"
-    )
+    if let (true, Some(lock)) = (args.locked, &lock) {
+        slipway_recipe::lock::check(&recipe, lock, &lock_path)?;
+    }
+    let Some(output) = args
+        .output
+        .strip_prefix("oci-archive:")
+        .map_or(Some(PathBuf::from(&args.output)), |_| None)
+    else {
+        anyhow::bail!("`--output oci-archive:…` is not supported yet; give a directory");
+    };
+    let options = BuildOptions {
+        store: args
+            .store
+            .unwrap_or_else(slipway_recipe::build::default_store),
+        output,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        sources: SourceOptions {
+            mirror: args.mirror,
+            offline: args.offline,
+        },
+        registry: slipway_registry::ClientOptions::default(),
+    };
+    let report = slipway_recipe::build::build(&recipe, &plan, &options, &Progress)?;
+    for image in &report.images {
+        if let Some(path) = &image.path {
+            println!(
+                "{} {} oci:{}:latest",
+                image.name,
+                image.digest,
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }

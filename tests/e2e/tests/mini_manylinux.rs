@@ -1,0 +1,238 @@
+//! The mini-manylinux fixture recipe built end to end with the `slipway` CLI:
+//! base pulled by digest from a real local registry, sources from a mirror
+//! directory, steps in the sandbox, the image run by `runc` after
+//! `umoci unpack`, then a warm rebuild and a one-step change.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use slipway_test_support::builder::{BuilderArch, builder_rootfs};
+use slipway_test_support::registry::{RegistryAuth, TestRegistry};
+use slipway_test_support::{require_root, require_tool};
+
+fn slipway(bin: &Path, args: &[&str]) -> Output {
+    let out = Command::new(bin).args(args).output().expect("run slipway");
+    eprintln!(
+        "$ slipway {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn ok(out: &Output) -> (String, String) {
+    assert!(
+        out.status.success(),
+        "slipway failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `(steps that ran, steps from the cache)` from the progress lines.
+fn ran_and_cached(stderr: &str) -> (Vec<String>, Vec<String>) {
+    let mut ran = Vec::new();
+    let mut cached = Vec::new();
+    for line in stderr.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("mini-manylinux/") {
+            if let Some(step) = rest.strip_suffix(": cached") {
+                cached.push(step.to_owned());
+            } else if let Some(step) = rest.strip_suffix(": running") {
+                ran.push(step.to_owned());
+            }
+        }
+    }
+    ran.sort();
+    cached.sort();
+    (ran, cached)
+}
+
+fn digest_of(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("mini-manylinux "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the build prints the image digest")
+        .to_owned()
+}
+
+#[test]
+fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
+    if !require_root() {
+        return;
+    }
+    for tool in ["umoci", "runc", "apt-get", "tar"] {
+        if require_tool(tool).is_none() {
+            return;
+        }
+    }
+    let Some(rootfs) = builder_rootfs(BuilderArch::Amd64) else {
+        return;
+    };
+    let Some(registry) = TestRegistry::start(RegistryAuth::Anonymous) else {
+        return;
+    };
+    let bin = slipway_e2e::slipway_bin().expect("build slipway");
+    let builder = slipway_e2e::builder_image(&rootfs).expect("builder image");
+    let pushed = slipway_e2e::push_builder(&builder, &registry.host()).expect("push builder");
+    let mirror = slipway_e2e::mirror().expect("mirror");
+
+    let work = tempfile::tempdir().expect("temp dir");
+    let recipes = work.path().join("recipes");
+    slipway_e2e::prepare_recipe(&recipes, &registry.host(), true).expect("recipe");
+    let recipes_arg = recipes.to_str().expect("utf-8 path");
+    let store = work.path().join("store");
+    let out_dir = work.path().join("out");
+    let mirror_arg = mirror.to_str().expect("utf-8 path");
+
+    // --help reads well; --locked without a lock says what to do.
+    let (help, _) = ok(&slipway(&bin, &["build", "--help"]));
+    for flag in [
+        "--recipes <DIR>",
+        "--output <DIR|oci-archive:FILE>",
+        "--jobs <N>",
+        "--offline",
+        "--mirror <DIR|URL>",
+        "--locked",
+        "--dry-run",
+    ] {
+        assert!(help.contains(flag), "`build --help` lacks {flag}");
+    }
+    let locked = slipway(
+        &bin,
+        &["build", "--recipes", recipes_arg, "--locked", "--dry-run"],
+    );
+    assert!(!locked.status.success());
+    assert!(String::from_utf8_lossy(&locked.stderr).contains("run `slipway lock` first"));
+
+    // lock pins the base (to what we pushed) and the unpinned source.
+    ok(&slipway(
+        &bin,
+        &["lock", "--recipes", recipes_arg, "--mirror", mirror_arg],
+    ));
+    let lock = fs_err::read_to_string(recipes.join("slipway.lock")).expect("lock written");
+    assert!(
+        lock.contains(&format!("base-digest = \"{pushed}\"")),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("https://example.invalid/libmini-1.0.tar.gz"),
+        "{lock}"
+    );
+
+    let build_args = [
+        "build",
+        "--recipes",
+        recipes_arg,
+        "--store",
+        store.to_str().expect("utf-8"),
+        "--output",
+        out_dir.to_str().expect("utf-8"),
+        "--mirror",
+        mirror_arg,
+        "--locked",
+        "--jobs",
+        "2",
+    ];
+    let dry = ok(&slipway(&bin, &[&build_args[..], &["--dry-run"]].concat())).0;
+    assert!(
+        dry.contains(&format!("({pushed})")),
+        "the plan pulls the base by digest:\n{dry}"
+    );
+
+    // Cold build.
+    let (stdout, stderr) = ok(&slipway(&bin, &build_args));
+    let first = digest_of(&stdout);
+    let (ran, cached) = ran_and_cached(&stderr);
+    assert_eq!(ran, ["cleanup", "cpython-3.11.2", "libmini", "python-deps"]);
+    assert!(cached.is_empty());
+
+    // skopeo and umoci read it; runc runs it.
+    let layout = out_dir.join("mini-manylinux");
+    if let Some(skopeo) = require_tool("skopeo") {
+        let inspect = Command::new(skopeo)
+            .args(["inspect", &format!("oci:{}:latest", layout.display())])
+            .output()
+            .expect("skopeo");
+        assert!(
+            inspect.status.success(),
+            "{}",
+            String::from_utf8_lossy(&inspect.stderr)
+        );
+        assert!(String::from_utf8_lossy(&inspect.stdout).contains(&first));
+    }
+    let bundle = work.path().join("bundle");
+    let unpack = Command::new("umoci")
+        .args(["unpack", "--image", &format!("{}:latest", layout.display())])
+        .arg(&bundle)
+        .output()
+        .expect("umoci");
+    assert!(
+        unpack.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unpack.stderr)
+    );
+    let config_path = bundle.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(&config_path).expect("config.json")).expect("json");
+    config["process"]["terminal"] = false.into();
+    config["process"]["args"] = serde_json::json!([
+        "/usr/local/bin/mini-entrypoint",
+        "python",
+        "-c",
+        "import ssl, sqlite3, zlib, ctypes, os; print('ok', ssl.OPENSSL_VERSION, sqlite3.sqlite_version, zlib.ZLIB_VERSION, os.confstr('CS_GNU_LIBC_VERSION'))"
+    ]);
+    fs_err::write(&config_path, serde_json::to_vec(&config).expect("json")).expect("write config");
+    let id = format!("slipway-e2e-{}", std::process::id());
+    let run = Command::new("runc")
+        .args(["run", "--bundle"])
+        .arg(&bundle)
+        .arg(&id)
+        .output()
+        .expect("runc");
+    let said = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "runc: {}{}",
+        said,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(said.starts_with("ok OpenSSL"), "{said}");
+    assert!(
+        said.trim_end().ends_with("glibc 2.36"),
+        "glibc of bookworm: {said}"
+    );
+    let libmini = Command::new("chroot")
+        .arg(bundle.join("rootfs"))
+        .args(["/usr/local/bin/mini"])
+        .env("LD_LIBRARY_PATH", "/usr/local/lib")
+        .output()
+        .expect("chroot");
+    assert_eq!(
+        String::from_utf8_lossy(&libmini.stdout),
+        "libmini says 42\n"
+    );
+
+    // Warm: all cached, same digest.
+    let (stdout, stderr) = ok(&slipway(&bin, &build_args));
+    assert_eq!(digest_of(&stdout), first);
+    let (ran, cached) = ran_and_cached(&stderr);
+    assert!(ran.is_empty(), "a warm build ran {ran:?}");
+    assert_eq!(cached.len(), 4);
+
+    // One script changed: that step and what runs over it, nothing else.
+    let script = recipes.join("steps/build-libmini.sh");
+    let mut text = fs_err::read_to_string(&script).expect("script");
+    text.push_str("echo rebuilt\n");
+    fs_err::write(&script, text).expect("script");
+    let (stdout, stderr) = ok(&slipway(&bin, &build_args));
+    assert_ne!(digest_of(&stdout), first);
+    let (ran, cached) = ran_and_cached(&stderr);
+    assert_eq!(ran, ["cleanup", "libmini"]);
+    assert_eq!(cached, ["cpython-3.11.2", "python-deps"]);
+}
