@@ -1,110 +1,12 @@
-//! Versions and dependency relations: `rpmvercmp`, EVR comparison and
-//! `Requires: name >= evr` style ranges.
-//!
-//! Hand-written here because `slipway-rpm`'s `rpmvercmp` had not landed when
-//! the resolver was written; it follows rpm's `rpmio/rpmvercmp.c` exactly
-//! (including `~` and `^`).
+//! Versions and dependency relations: EVR comparison and
+//! `Requires: name >= evr` style ranges, on `slipway-rpm`'s `rpmvercmp`.
 
 use std::cmp::Ordering;
 use std::fmt;
 
-/// rpm's `rpmvercmp`: compare two version (or release) strings.
-pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
-    if a == b {
-        return Ordering::Equal;
-    }
-    let (mut one, mut two) = (a.as_bytes(), b.as_bytes());
-    let sep = |c: u8| !c.is_ascii_alphanumeric() && c != b'~' && c != b'^';
-    loop {
-        while let Some(&c) = one.first() {
-            if sep(c) { one = &one[1..] } else { break }
-        }
-        while let Some(&c) = two.first() {
-            if sep(c) { two = &two[1..] } else { break }
-        }
-        // Tilde sorts before everything, even the end of the string.
-        match (one.first() == Some(&b'~'), two.first() == Some(&b'~')) {
-            (true, true) => {
-                one = &one[1..];
-                two = &two[1..];
-                continue;
-            }
-            (true, false) => return Ordering::Less,
-            (false, true) => return Ordering::Greater,
-            _ => {}
-        }
-        // Caret sorts after the end of the string but before anything else.
-        match (one.first() == Some(&b'^'), two.first() == Some(&b'^')) {
-            (true, true) => {
-                one = &one[1..];
-                two = &two[1..];
-                continue;
-            }
-            (true, false) => {
-                return if two.is_empty() {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                };
-            }
-            (false, true) => {
-                return if one.is_empty() {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                };
-            }
-            _ => {}
-        }
-        if one.is_empty() || two.is_empty() {
-            break;
-        }
-        let numeric = one[0].is_ascii_digit();
-        let take = |s: &[u8]| {
-            s.iter()
-                .take_while(|c| {
-                    if numeric {
-                        c.is_ascii_digit()
-                    } else {
-                        c.is_ascii_alphabetic()
-                    }
-                })
-                .count()
-        };
-        let (n1, n2) = (take(one), take(two));
-        let (seg1, seg2) = (&one[..n1], &two[..n2]);
-        if n2 == 0 {
-            // Segments of different types: numeric is newer.
-            return if numeric {
-                Ordering::Greater
-            } else {
-                Ordering::Less
-            };
-        }
-        let ord = if numeric {
-            let s1 = trim_zeros(seg1);
-            let s2 = trim_zeros(seg2);
-            s1.len().cmp(&s2.len()).then_with(|| s1.cmp(s2))
-        } else {
-            seg1.cmp(seg2)
-        };
-        if ord != Ordering::Equal {
-            return ord;
-        }
-        one = &one[n1..];
-        two = &two[n2..];
-    }
-    match (one.is_empty(), two.is_empty()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        _ => Ordering::Greater,
-    }
-}
-
-fn trim_zeros(s: &[u8]) -> &[u8] {
-    let n = s.iter().take_while(|&&c| c == b'0').count();
-    &s[n..]
-}
+/// rpm's `rpmvercmp`: compare two version (or release) strings
+/// (`slipway-rpm`'s port, checked against python3-rpm there).
+pub use slipway_rpm::rpmvercmp;
 
 /// Epoch, version and release of a package or a dependency.
 #[derive(

@@ -17,6 +17,7 @@ mod error;
 
 pub mod download;
 pub mod evr;
+pub mod gpg;
 pub mod lock;
 pub mod repodata;
 pub mod repofile;

@@ -4,12 +4,14 @@
 use anyhow::{Result, bail};
 
 mod pull;
+mod resolve;
 
 const AREAS: &str = "layers, pull, resolve, install, build";
 
 pub(crate) fn run(area: Option<&str>, rest: &[String]) -> Result<()> {
     match area {
         Some("pull") => pull::run(rest),
+        Some("resolve") => resolve::run(rest),
         Some(area) => bail!("benchmark area `{area}` is not implemented yet (areas: {AREAS})"),
         None => bail!("usage: cargo xtask bench <AREA> (areas: {AREAS})"),
     }
