@@ -1,7 +1,5 @@
-//! sha256 digests: validation and a hasher that reports `sha256:<hex>`.
-//!
-//! `slipway-oci` has not published its `Digest` type yet, so this crate keeps
-//! digests as validated strings; switch to `slipway_oci::Digest` once it lands.
+//! sha256 digests as validated `sha256:<hex>` strings, the form the
+//! distribution API speaks; converted to `slipway_oci::Digest` at the layout.
 
 use sha2::{Digest as _, Sha256};
 
@@ -32,28 +30,6 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 /// The hex part of a validated digest.
 pub(crate) fn hex_part(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
-}
-
-/// Incremental sha256 that also counts bytes.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Hasher {
-    sha: Sha256,
-    len: u64,
-}
-
-impl Hasher {
-    pub(crate) fn update(&mut self, bytes: &[u8]) {
-        self.sha.update(bytes);
-        self.len += bytes.len() as u64;
-    }
-
-    pub(crate) fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub(crate) fn finish(self) -> String {
-        format!("sha256:{}", hex::encode(self.sha.finalize()))
-    }
 }
 
 #[cfg(test)]

@@ -165,6 +165,9 @@ pub enum Error {
         /// Why it is not supported.
         reason: String,
     },
+    /// The OCI layout (from `slipway-oci`).
+    #[error(transparent)]
+    Oci(#[from] slipway_oci::Error),
     /// File I/O (the message names the path, via `fs-err`).
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -46,11 +46,20 @@ fn setup(name: &str) -> Option<(TestRegistry, FaultProxy, (String, String, Strin
     Some((registry, proxy, (digest, big, config)))
 }
 
+/// Names under `blobs/sha256/`, plus any temporary files under `blobs/`.
 fn leftovers(layout: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs_err::read_dir(layout.join("blobs/sha256"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let list = |dir: &Path| -> Vec<String> {
+        fs_err::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let mut names = list(&layout.join("blobs/sha256"));
+    names.extend(
+        list(&layout.join("blobs"))
+            .into_iter()
+            .filter(|n| n.starts_with(".tmp")),
+    );
     names.sort();
     names
 }
@@ -86,6 +95,7 @@ fn pull_survives_resets_503s_and_truncated_blobs() {
     // Everything in the store verifies.
     let layout = Layout::open(&dest).unwrap();
     for name in leftovers(&dest) {
+        assert!(!name.starts_with(".tmp"), "temporary file left: {name}");
         let d = format!("sha256:{name}");
         assert_eq!(
             slipway_registry::sha256_digest(&layout.read_blob(&d).unwrap()),
