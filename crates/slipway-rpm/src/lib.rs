@@ -28,6 +28,7 @@ mod error;
 pub mod extract;
 pub mod header;
 pub mod package;
+mod rawheader;
 pub mod verify;
 pub mod version;
 

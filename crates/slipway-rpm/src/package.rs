@@ -44,6 +44,26 @@ pub(crate) fn header_error(path: &Path, source: rpm::Error) -> Error {
     }
 }
 
+/// Parses structurally checked header bytes with the `rpm` crate.
+///
+/// The blocks were checked by `rawheader`, so the crate should not panic;
+/// should it still (a bug there), the panic is turned into an error naming
+/// the file rather than taking the process down.
+pub(crate) fn parse_checked(bytes: &[u8], path: &Path) -> Result<(PackageMetadata, Header), Error> {
+    let parsed = std::panic::catch_unwind(|| {
+        let metadata = PackageMetadata::parse(&mut io::Cursor::new(bytes))
+            .map_err(|e| header_error(path, e))?;
+        let header = Header::from_metadata(&metadata, path)?;
+        Ok((metadata, header))
+    });
+    parsed.unwrap_or_else(|_| {
+        Err(Error::Malformed {
+            path: path.to_owned(),
+            reason: "the header parser failed on malformed data".into(),
+        })
+    })
+}
+
 /// Reads only the header of the RPM at `path`.
 pub fn read_header(path: impl AsRef<Path>) -> Result<Header, Error> {
     Ok(Package::open(path)?.header)
@@ -63,8 +83,8 @@ impl Package {
         name: impl Into<PathBuf>,
     ) -> Result<Self, Error> {
         let path = name.into();
-        let metadata = PackageMetadata::parse(&mut reader).map_err(|e| header_error(&path, e))?;
-        let header = Header::from_metadata(&metadata, &path)?;
+        let raw = crate::rawheader::read_headers(&mut reader, &path)?;
+        let (metadata, header) = parse_checked(&raw.bytes, &path)?;
         Ok(Self {
             path,
             header,

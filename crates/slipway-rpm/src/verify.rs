@@ -7,7 +7,7 @@
 //! RSA signatures of CentOS 6 / EPEL 6 as well as v4 ones.
 
 use crate::error::{Error, IoContext};
-use crate::package::{decompress, header_error};
+use crate::package::decompress;
 use digest::Digest;
 use rpm::signature::Verifying;
 use rpm::{IndexSignatureTag, IndexTag, PackageMetadata};
@@ -92,11 +92,15 @@ impl Hashers {
     }
 }
 
-fn parse(path: &Path) -> Result<(PackageMetadata, fs_err::File), Error> {
-    let file = fs_err::File::open(path).at(path)?;
-    let mut reader = BufReader::new(file);
-    let meta = PackageMetadata::parse(&mut reader).map_err(|e| header_error(path, e))?;
-    Ok((meta, reader.into_inner()))
+/// Parsed metadata, the raw main header bytes, and the file positioned at
+/// the start of the payload.
+fn parse(path: &Path) -> Result<(PackageMetadata, Vec<u8>, fs_err::File), Error> {
+    let mut file = fs_err::File::open(path).at(path)?;
+    let raw = crate::rawheader::read_headers(&mut BufReader::new(&mut file), path)?;
+    let (meta, _) = crate::package::parse_checked(&raw.bytes, path)?;
+    file.seek(SeekFrom::Start(raw.bytes.len() as u64))
+        .at(path)?;
+    Ok((meta, raw.header().to_vec(), file))
 }
 
 /// Checks every digest the package carries: header SHA-1/SHA-256 (signature
@@ -104,19 +108,11 @@ fn parse(path: &Path) -> Result<(PackageMetadata, fs_err::File), Error> {
 /// payload digest "alt" (uncompressed).
 ///
 /// Fails when a digest does not match, and when there is no header digest at
-/// all. File digests are checked by [`crate::verify::verify_file_digests`].
+/// all. File content digests are not part of this.
 pub fn verify_digests(path: impl AsRef<Path>) -> Result<DigestReport, Error> {
     let path = path.as_ref();
-    let (meta, mut file) = parse(path)?;
-    let offsets = meta.get_package_segment_offsets();
+    let (meta, header_bytes, mut file) = parse(path)?;
     let mut report = DigestReport::default();
-    file.seek(SeekFrom::Start(offsets.header)).at(path)?;
-    let mut header_bytes = vec![0u8; (offsets.payload - offsets.header) as usize];
-    file.read_exact(&mut header_bytes)
-        .map_err(|_| Error::Malformed {
-            path: path.to_owned(),
-            reason: "truncated: file ends inside the header".into(),
-        })?;
     let mut h = Hashers::new();
     h.update(&header_bytes);
     let sig = &meta.signature;
@@ -349,18 +345,9 @@ fn key_id(sig: &[u8], meta: &PackageMetadata) -> String {
 /// Digests are not part of this: call [`verify_digests`] too.
 pub fn verify_signature(path: impl AsRef<Path>, keys: &Keyring) -> Result<SignatureReport, Error> {
     let path = path.as_ref();
-    let (meta, mut file) = parse(path)?;
-    let offsets = meta.get_package_segment_offsets();
-    file.seek(SeekFrom::Start(offsets.header)).at(path)?;
-    let mut signed = Vec::new();
+    let (meta, mut signed, mut file) = parse(path)?;
+    let header_len = signed.len();
     file.read_to_end(&mut signed).at(path)?;
-    let header_len = (offsets.payload - offsets.header) as usize;
-    if signed.len() < header_len {
-        return Err(Error::Malformed {
-            path: path.to_owned(),
-            reason: "truncated: file ends inside the header".into(),
-        });
-    }
     let sig = &meta.signature;
     let mut todo: Vec<(&str, Vec<u8>, &[u8])> = Vec::new();
     if let Ok(openpgp) = sig.get_entry_data_as_string_array(IndexSignatureTag::RPMSIGTAG_OPENPGP) {

@@ -247,3 +247,119 @@ fn directories_keep_mtimes() {
         );
     }
 }
+
+#[test]
+fn scriptlets_and_triggers_equal_rpm_queries() {
+    let Some(rpms) = all_rpms() else { return };
+    use slipway_rpm::ScriptletKind::*;
+    let tags = [
+        (PreTrans, "PRETRANS"),
+        (Pre, "PREIN"),
+        (Post, "POSTIN"),
+        (PreUn, "PREUN"),
+        (PostUn, "POSTUN"),
+        (PostTrans, "POSTTRANS"),
+        (Verify, "VERIFYSCRIPT"),
+    ];
+    let mut seen = 0;
+    for rpm in &rpms {
+        let h = slipway_rpm::read_header(rpm).unwrap();
+        for (kind, tag) in tags {
+            let body = sh(&format!("rpm -qp --qf '%{{{tag}}}' {} 2>/dev/null", q(rpm)));
+            let prog = sh(&format!(
+                "rpm -qp --qf '[%{{{tag}PROG}} ]' {} 2>/dev/null",
+                q(rpm)
+            ));
+            let ours = h.scriptlets.iter().find(|s| s.kind == kind);
+            match ours {
+                None => assert_eq!(body, "(none)", "{tag} of {}", rpm.display()),
+                Some(s) => {
+                    seen += 1;
+                    let want_body = if body == "(none)" { "" } else { body.as_str() };
+                    assert_eq!(s.body, want_body, "{tag} of {}", rpm.display());
+                    assert_eq!(
+                        s.interpreter.join(" "),
+                        prog.trim_end(),
+                        "{tag}PROG of {}",
+                        rpm.display()
+                    );
+                }
+            }
+        }
+        let theirs = sh(&format!(
+            "rpm -qp --qf '[%{{TRIGGERNAME}} %{{TRIGGERTYPE}} %{{TRIGGERSCRIPTPROG}}\\n]' {} 2>/dev/null",
+            q(rpm)
+        ));
+        let ours: String = h
+            .triggers
+            .iter()
+            .flat_map(|t| {
+                t.conditions.iter().map(move |c| {
+                    let kind = if c.flags & slipway_rpm::header::sense::TRIGGERIN != 0 {
+                        "in"
+                    } else if c.flags & slipway_rpm::header::sense::TRIGGERUN != 0 {
+                        "un"
+                    } else if c.flags & slipway_rpm::header::sense::TRIGGERPOSTUN != 0 {
+                        "postun"
+                    } else {
+                        "prein"
+                    };
+                    format!("{} {kind} {}\n", c.name, t.interpreter.join(" "))
+                })
+            })
+            .collect();
+        assert_eq!(ours, theirs, "triggers of {}", rpm.display());
+    }
+    assert!(
+        seen >= 6,
+        "fixtures should exercise the scriptlets ({seen})"
+    );
+}
+
+#[test]
+fn capabilities_equal_rpm_and_setcap() {
+    let Some(rpm) = common::fixture("slip-files-") else {
+        return;
+    };
+    let Some(setcap) = slipway_test_support::require_tool("setcap") else {
+        return;
+    };
+    let h = slipway_rpm::read_header(&rpm).unwrap();
+    let theirs = sh(&format!("rpm -qp --qf '[%{{FILECAPS}}\\n]' {}", q(&rpm)));
+    let ours: String = h
+        .files
+        .iter()
+        .map(|f| format!("{}\n", f.caps.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(ours, theirs);
+    let ping = h
+        .files
+        .iter()
+        .find(|f| f.path == "/usr/bin/slip-ping")
+        .unwrap();
+    assert_eq!(ping.caps.as_deref(), Some("cap_net_raw=ep"));
+    // The xattr bytes equal what setcap writes, for this and a few others.
+    let work = scratch("caps");
+    for text in [
+        "cap_net_raw=ep",
+        "cap_net_bind_service,cap_setuid+p",
+        "cap_sys_admin=eip cap_chown-e",
+        "cap_bpf,cap_perfmon=p",
+    ] {
+        let f = work.path().join("f");
+        fs_err::write(&f, b"").unwrap();
+        let st = std::process::Command::new(&setcap)
+            .arg(text)
+            .arg(&f)
+            .status()
+            .unwrap();
+        assert!(st.success(), "setcap {text}");
+        let hex = sh(&format!(
+            "/usr/bin/python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], \"security.capability\").hex())' {}",
+            q(&f)
+        ));
+        let ours = slipway_rpm::caps::to_xattr(text).unwrap();
+        assert_eq!(hex::encode(ours), hex.trim(), "{text}");
+        fs_err::remove_file(&f).unwrap();
+    }
+}

@@ -107,7 +107,10 @@ fn pairs() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Asks python3-rpm for `rpm.labelCompare` on each triple pair.
-fn label_compare(cases: &[((Option<&str>, &str, &str), (Option<&str>, &str, &str))]) -> Vec<i32> {
+/// `(epoch, version, release)` as `rpm.labelCompare` takes it.
+type Label<'a> = (Option<&'a str>, &'a str, &'a str);
+
+fn label_compare(cases: &[(Label<'_>, Label<'_>)]) -> Vec<i32> {
     let Some(python) = slipway_test_support::require_tool("python3") else {
         return Vec::new();
     };
