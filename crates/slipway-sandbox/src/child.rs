@@ -96,3 +96,44 @@ fn enter_user_namespace(id: Identity) -> io::Result<()> {
     std::fs::write("/proc/self/gid_map", format!("0 {} 1", id.gid))?;
     Ok(())
 }
+
+/// The body of `pre_exec` for [`crate::Sandbox::run_native`]: mount the
+/// overlay in a private mount namespace, run `work` on it, exit. Never execs.
+pub(crate) fn native(
+    root: &crate::mounts::RootMount,
+    merged: &std::path::Path,
+    parent: Pid,
+    work: &(dyn Fn(&std::path::Path) -> Result<(), String> + Send + Sync),
+) -> io::Result<()> {
+    use nix::mount::MsFlags;
+    use std::path::Path;
+
+    use crate::syscall::Syscall;
+    nix::unistd::setsid().map_err(|e| nix_io("setsid", e))?;
+    nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(|e| nix_io("prctl", e))?;
+    if nix::unistd::getppid() != parent {
+        return Err(io::Error::other("slipway exited while starting the step"));
+    }
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| nix_io("unshare", e))?;
+    let sys = LinuxSyscall;
+    sys.mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )?;
+    crate::mounts::mount_root(&sys, root, merged)?;
+    // SAFETY: closing descriptors (std's exec-error pipe) this process never uses;
+    // `spawn` then returns at once.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    let code = match work(merged) {
+        Ok(()) => 0,
+        Err(message) => {
+            let _ = writeln!(io::stderr(), "{message}");
+            1
+        }
+    };
+    // SAFETY: _exit skips destructors and atexit handlers, which belong to the parent.
+    unsafe { libc::_exit(code) }
+}

@@ -82,6 +82,16 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// An image could not be read, unpacked or written.
+    #[error("image `{what}`")]
+    Image {
+        /// The image reference or path.
+        what: String,
+        /// The OCI crate's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// An RPM could not be read or installed.
     #[error("could not install `{package}`: {message}")]
     Rpm {

@@ -21,8 +21,10 @@
 // signal handlers); each use carries a `// SAFETY:` comment.
 #![allow(unsafe_code)]
 
+pub mod capture;
 mod child;
 mod error;
+pub mod install;
 pub mod interrupt;
 pub mod mounts;
 mod output;
@@ -31,7 +33,9 @@ mod scratch;
 pub mod snapshot;
 pub mod syscall;
 
+pub use capture::{Transient, capture_layer};
 pub use error::{Error, Result};
 pub use output::{Echo, OutputOptions, TAIL_LINES};
 pub use sandbox::{Base, DEFAULT_PATH, Sandbox, Step, StepOutcome};
 pub use scratch::{ScratchDir, remove_tree};
+pub use slipway_oci;

@@ -80,36 +80,7 @@ pub fn setup_root(sys: &dyn Syscall, setup: &RootSetup) -> io::Result<()> {
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None,
     )?;
-    match &setup.root {
-        RootMount::Overlay {
-            lowers,
-            upper,
-            work,
-        } => {
-            let lowerdir = lowers
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(":");
-            // redirect_dir/metacopy off: every change is a full copy-up, so the
-            // upper dir alone describes the step's changes (see capture).
-            let data = format!(
-                "lowerdir={lowerdir},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
-                upper.display(),
-                work.display()
-            );
-            sys.mount(
-                Some(Path::new("overlay")),
-                m,
-                Some("overlay"),
-                MsFlags::empty(),
-                Some(&data),
-            )?;
-        }
-        RootMount::Directory(dir) => {
-            sys.mount(Some(dir), m, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-        }
-    }
+    mount_root(sys, &setup.root, m)?;
 
     let proc_dir = m.join("proc");
     sys.mkdir_all(&proc_dir, 0o555)?;
@@ -156,6 +127,40 @@ pub fn setup_root(sys: &dyn Syscall, setup: &RootSetup) -> io::Result<()> {
         sys.personality(PER_LINUX32)?;
     }
     sys.chdir(&setup.workdir)
+}
+
+/// Mount the root (overlay or bind) at `m`.
+pub fn mount_root(sys: &dyn Syscall, root: &RootMount, m: &Path) -> io::Result<()> {
+    match root {
+        RootMount::Overlay {
+            lowers,
+            upper,
+            work,
+        } => {
+            let lowerdir = lowers
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":");
+            // redirect_dir/metacopy off: every change is a full copy-up, so the
+            // upper dir alone describes the step's changes (see capture).
+            let data = format!(
+                "lowerdir={lowerdir},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
+                upper.display(),
+                work.display()
+            );
+            sys.mount(
+                Some(Path::new("overlay")),
+                m,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(&data),
+            )
+        }
+        RootMount::Directory(dir) => {
+            sys.mount(Some(dir), m, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+        }
+    }
 }
 
 fn mount_dev(sys: &dyn Syscall, dev: &Path) -> io::Result<()> {

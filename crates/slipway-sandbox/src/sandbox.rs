@@ -87,6 +87,7 @@ pub enum Base {
 #[derive(Debug)]
 pub struct StepOutcome {
     scratch: ScratchDir,
+    lowers: Vec<PathBuf>,
     /// The whole output when [`OutputOptions::collect`] was set.
     pub output: Vec<u8>,
 }
@@ -96,6 +97,16 @@ impl StepOutcome {
     /// as 0/0 character devices, opaque directories marked by xattr).
     pub fn upper(&self) -> PathBuf {
         self.scratch.upper()
+    }
+
+    /// Capture the step's changes as one layer in `layout` (see [`crate::capture_layer`]).
+    pub fn capture(
+        &self,
+        layout: &slipway_oci::OciLayout,
+        transient: &crate::Transient,
+        options: &slipway_oci::LayerOptions,
+    ) -> Result<slipway_oci::Layer> {
+        crate::capture_layer(&self.upper(), &self.lowers, layout, transient, options)
     }
 
     /// The whole output as (lossy) text, when collected.
@@ -204,9 +215,62 @@ impl Sandbox {
             )?;
             remove_tree(&scratch.path().join("root"))?;
         }
+        let lowers = match base {
+            Base::Overlay(lowers) => lowers.clone(),
+            Base::Snapshot(dir) => vec![dir.clone()],
+        };
         Ok(StepOutcome {
             scratch,
+            lowers,
             output: collected.all,
+        })
+    }
+
+    /// Run Rust code `work` on the merged view of an overlay over `lowers`
+    /// (no pivot_root, no new pid namespace: a forked child in a private mount
+    /// namespace), so that what it writes lands in the upper directory exactly
+    /// as a step's changes do. Used by the bootstrap RPM installer.
+    ///
+    /// `work` runs in a forked child of a possibly multi-threaded process:
+    /// it must not take locks other threads might hold (stdout, a logger).
+    /// Its error is printed to the step's output and reported as the failure.
+    pub fn run_native<F>(&self, lowers: &[PathBuf], name: &str, work: F) -> Result<StepOutcome>
+    where
+        F: Fn(&Path) -> std::result::Result<(), String> + Send + Sync + 'static,
+    {
+        if lowers.is_empty() {
+            return Err(Error::InvalidStep {
+                step: name.to_owned(),
+                message: "an overlay needs at least one lower directory".into(),
+            });
+        }
+        let scratch = ScratchDir::create(&self.scratch_root)?;
+        let root = RootMount::Overlay {
+            lowers: lowers.to_vec(),
+            upper: scratch.upper(),
+            work: scratch.work(),
+        };
+        let merged = scratch.merged();
+        let parent = nix::unistd::getpid();
+        let (reader, writer) = std::io::pipe()?;
+        let mut command = Command::new("/proc/self/exe");
+        command
+            .stdin(Stdio::null())
+            .stdout(writer.try_clone()?)
+            .stderr(writer);
+        // SAFETY: runs in the forked child; see the function's documentation.
+        unsafe {
+            command.pre_exec(move || child::native(&root, &merged, parent, &work));
+        }
+        let spawned = command.spawn();
+        drop(command);
+        let step = Step::new(name, ["<native>"]);
+        let collected = self.wait(&step, spawned, reader)?;
+        let _ = collected;
+        Ok(StepOutcome {
+            scratch,
+            lowers: lowers.to_vec(),
+            output: Vec::new(),
         })
     }
 
@@ -242,6 +306,17 @@ impl Sandbox {
         let spawned = command.spawn();
         // The parent's copies of the pipe's write end live in `command`.
         drop(command);
+        self.wait(step, spawned, reader)
+    }
+
+    /// Stream the output of a spawned sandbox process and wait for it, with
+    /// the step's timeout and cancellation.
+    fn wait(
+        &self,
+        step: &Step,
+        spawned: std::io::Result<std::process::Child>,
+        reader: std::io::PipeReader,
+    ) -> Result<output::Collected> {
         let name = step.name.clone();
         let options = step.output.clone();
         let pump = std::thread::spawn(move || output::pump(reader, &name, &options));

@@ -69,7 +69,11 @@ fn network_is_down_unless_the_step_asks_for_it() {
     let dir = scratch("network");
     let sandbox = Sandbox::new(dir.join("scratch"));
     let script = "sed -n '3,$p' /proc/net/dev | cut -d: -f1 | tr -d ' '";
-    let offline = output_of(&sandbox, std::slice::from_ref(&builder), &sh("offline", script));
+    let offline = output_of(
+        &sandbox,
+        std::slice::from_ref(&builder),
+        &sh("offline", script),
+    );
     assert_eq!(
         offline.trim(),
         "lo",
