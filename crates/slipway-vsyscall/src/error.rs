@@ -135,6 +135,10 @@ pub enum Error {
         output_tail: String,
     },
 
+    /// The rebuild step in the sandbox failed.
+    #[error("`rpmbuild` in the sandbox failed")]
+    Sandbox(#[source] slipway_sandbox::Error),
+
     /// The rebuild produced no binary RPMs.
     #[error("`rpmbuild` produced no binary RPMs under `{dir}`")]
     NoBinaryRpms {
@@ -148,6 +152,15 @@ pub enum Error {
         /// The file (and archive member, if any).
         path: String,
         /// What the parser said.
+        message: String,
+    },
+
+    /// An OCI layout or image could not be read.
+    #[error("cannot read {what}: {message}")]
+    Image {
+        /// The layout, image or layer.
+        what: String,
+        /// What slipway-oci said.
         message: String,
     },
 

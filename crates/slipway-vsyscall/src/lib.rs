@@ -15,7 +15,9 @@
 //!   archives), decodes executable sections with iced-x86 and reports each
 //!   instruction that materialises or calls an address in the vsyscall page
 //!   (`0xffffffffff600000`–`0xffffffffff600fff`), plus 8-byte pointers into
-//!   that page in data sections.
+//!   that page in data sections. RPM files are audited through their
+//!   payload, and [`image::audit_image`] audits an OCI image's layers
+//!   without unpacking them.
 //!
 //! ```no_run
 //! use slipway_vsyscall::{audit, rebuild, spec::SpecPatch, srpm};
@@ -24,7 +26,7 @@
 //! let patched = srpm::patch_srpm("glibc-2.12-1.209.el6.src.rpm".as_ref(), &patches, "/tmp/topdir".as_ref())?;
 //! println!("release {} -> {}", patched.edit.old_release, patched.edit.new_release);
 //! let rpms = rebuild::rebuild(&rebuild::HostRunner::default(), &patched, &rebuild::RebuildOptions::default())?;
-//! rebuild::create_repo(&rpms, "/tmp/repo".as_ref())?;
+//! rebuild::create_repo(&rpms.binary_rpms, "/tmp/repo".as_ref())?;
 //! let findings = audit::audit("/tmp/rootfs".as_ref())?;
 //! assert!(findings.is_empty());
 //! # let _ = SpecPatch::new("x", "-p1");
@@ -36,7 +38,9 @@
 mod error;
 
 pub mod audit;
+pub mod image;
 pub mod rebuild;
+pub mod sandbox;
 pub mod spec;
 pub mod srpm;
 

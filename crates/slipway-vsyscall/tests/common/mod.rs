@@ -103,3 +103,22 @@ pub fn extract_rpm(rpm: &Path, dest: &Path) {
 pub fn rpm_query(rpm: &Path, format: &str) -> String {
     run(Command::new("rpm").args(["-qp", "--qf", format]).arg(rpm))
 }
+
+/// Build the unpatched fixture with the real `rpmbuild --rebuild` and unpack
+/// its binary RPM with `rpm2cpio | cpio`: (binary RPM, unpacked tree).
+#[track_caller]
+pub fn original_build(name: &str) -> Option<(PathBuf, PathBuf)> {
+    let srpm = fixture_srpm(&format!("{name}-srpm"))?;
+    for tool in ["rpm2cpio", "cpio"] {
+        require_tool(tool)?;
+    }
+    let top = fresh_dir(name);
+    run(Command::new("rpmbuild")
+        .args(["--rebuild", "--nodeps", "--define"])
+        .arg(format!("_topdir {}", top.display()))
+        .arg(&srpm));
+    let rpm = top.join("RPMS/x86_64/vstime-1.0-1.209.x86_64.rpm");
+    let root = top.join("root");
+    extract_rpm(&rpm, &root);
+    Some((rpm, root))
+}
