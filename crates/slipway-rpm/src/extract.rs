@@ -7,6 +7,7 @@
 
 use crate::cpio::{CpioEntry, CpioReader};
 use crate::error::{Error, IoContext};
+use crate::header::{DigestAlgorithm, Header};
 use crate::package::Package;
 use rustix::fs::{AtFlags, CWD, Timespec, Timestamps};
 use std::collections::BTreeMap;
@@ -34,11 +35,44 @@ const S_IFIFO: u32 = 0o010000;
 /// Unpacks the payload of the RPM at `rpm` into `dir` (created if absent).
 pub fn extract_to(rpm: impl AsRef<Path>, dir: impl AsRef<Path>) -> Result<ExtractSummary, Error> {
     let pkg = Package::open(rpm)?;
-    let names: Vec<String> = pkg.header.files.iter().map(|f| f.path.clone()).collect();
-    let modes: Vec<u32> = pkg.header.files.iter().map(|f| f.mode).collect();
+    let header = pkg.header.clone();
     let path = pkg.path.clone();
     let mut payload = pkg.payload()?;
-    extract_payload(&mut payload, dir.as_ref(), &path, &names, &modes)
+    extract_payload_verified(&mut payload, dir.as_ref(), &path, &header)
+}
+
+/// Like [`extract_payload`], and checks each regular file's content against
+/// the digest in the header's file list (as rpm does when installing): a
+/// mismatch is an [`Error::DigestMismatch`] naming the RPM and the file.
+pub fn extract_payload_verified<R: Read>(
+    payload: &mut CpioReader<R>,
+    dir: &Path,
+    rpm: &Path,
+    header: &Header,
+) -> Result<ExtractSummary, Error> {
+    let names: Vec<String> = header.files.iter().map(|f| f.path.clone()).collect();
+    let modes: Vec<u32> = header.files.iter().map(|f| f.mode).collect();
+    let digests: BTreeMap<String, String> = header
+        .files
+        .iter()
+        .filter(|f| f.is_regular())
+        .filter_map(|f| {
+            let d = f.digest.clone()?;
+            Some((f.path.trim_start_matches('/').to_owned(), d))
+        })
+        .collect();
+    let check = Check {
+        digests,
+        algorithm: header.file_digest_algorithm,
+    };
+    extract_inner(payload, dir, rpm, &names, &modes, Some(&check))
+}
+
+/// File digests to check while writing.
+struct Check {
+    /// Relative path (no leading `/`) -> hex digest.
+    digests: BTreeMap<String, String>,
+    algorithm: DigestAlgorithm,
 }
 
 fn set_mtime(path: &Path, mtime: u32) -> Result<(), Error> {
@@ -63,6 +97,17 @@ pub fn extract_payload<R: Read>(
     rpm: &Path,
     names: &[String],
     modes: &[u32],
+) -> Result<ExtractSummary, Error> {
+    extract_inner(payload, dir, rpm, names, modes, None)
+}
+
+fn extract_inner<R: Read>(
+    payload: &mut CpioReader<R>,
+    dir: &Path,
+    rpm: &Path,
+    names: &[String],
+    modes: &[u32],
+    check: Option<&Check>,
 ) -> Result<ExtractSummary, Error> {
     fs_err::create_dir_all(dir).at(dir)?;
     let mut summary = ExtractSummary::default();
@@ -121,7 +166,11 @@ pub fn extract_payload<R: Read>(
                 }
             }
             S_IFREG => {
-                summary.bytes += write_file(payload, rpm, &target, &entry)?;
+                let expected = check.and_then(|c| {
+                    let key = rel.to_str()?;
+                    Some((c.digests.get(key)?, c.algorithm))
+                });
+                summary.bytes += write_file(payload, rpm, &target, &entry, expected)?;
                 if entry.nlink > 1 {
                     for (other, _) in pending.remove(&key).unwrap_or_default() {
                         remove_existing(&other)?;
@@ -161,7 +210,7 @@ pub fn extract_payload<R: Read>(
         for (target, entry) in members {
             match &first {
                 None => {
-                    write_file(&mut std::io::empty(), rpm, &target, &entry)?;
+                    write_file(&mut std::io::empty(), rpm, &target, &entry, None)?;
                     first = Some(target);
                 }
                 Some(f) => {
@@ -199,10 +248,33 @@ fn write_file(
     rpm: &Path,
     target: &Path,
     entry: &CpioEntry,
+    expected: Option<(&String, DigestAlgorithm)>,
 ) -> Result<u64, Error> {
     remove_existing(target)?;
     let mut f = fs_err::File::create(target).at(target)?;
-    let n = std::io::copy(data, &mut f).map_err(|e| cpio_read_error(rpm, entry, e))?;
+    let mut hasher = expected.and_then(|(_, algo)| FileHasher::new(algo));
+    let n = match &mut hasher {
+        Some(h) => {
+            let mut tee = HashingReader {
+                inner: data,
+                hasher: h,
+            };
+            std::io::copy(&mut tee, &mut f)
+        }
+        None => std::io::copy(data, &mut f),
+    }
+    .map_err(|e| cpio_read_error(rpm, entry, e))?;
+    if let (Some(h), Some((want, algo))) = (hasher, expected) {
+        let actual = h.finish();
+        if !actual.eq_ignore_ascii_case(want) {
+            return Err(Error::DigestMismatch {
+                path: rpm.to_owned(),
+                what: format!("file `{}` {algo:?}", entry.name),
+                expected: want.clone(),
+                actual,
+            });
+        }
+    }
     if n != entry.size {
         return Err(Error::Cpio {
             path: rpm.to_owned(),
@@ -215,6 +287,66 @@ fn write_file(
     drop(f);
     set_mtime(target, entry.mtime)?;
     Ok(n)
+}
+
+/// A digest of one of the algorithms rpm uses for file digests.
+enum FileHasher {
+    Md5(md5::Md5),
+    Sha1(sha1::Sha1),
+    Sha224(sha2::Sha224),
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl FileHasher {
+    fn new(algo: DigestAlgorithm) -> Option<Self> {
+        use digest::Digest;
+        Some(match algo {
+            DigestAlgorithm::Md5 => Self::Md5(md5::Md5::new()),
+            DigestAlgorithm::Sha1 => Self::Sha1(sha1::Sha1::new()),
+            DigestAlgorithm::Sha224 => Self::Sha224(sha2::Sha224::new()),
+            DigestAlgorithm::Sha256 => Self::Sha256(sha2::Sha256::new()),
+            DigestAlgorithm::Sha384 => Self::Sha384(sha2::Sha384::new()),
+            DigestAlgorithm::Sha512 => Self::Sha512(sha2::Sha512::new()),
+            DigestAlgorithm::Other(_) => return None,
+        })
+    }
+    fn update(&mut self, b: &[u8]) {
+        use digest::Digest;
+        match self {
+            Self::Md5(h) => h.update(b),
+            Self::Sha1(h) => h.update(b),
+            Self::Sha224(h) => h.update(b),
+            Self::Sha256(h) => h.update(b),
+            Self::Sha384(h) => h.update(b),
+            Self::Sha512(h) => h.update(b),
+        }
+    }
+    fn finish(self) -> String {
+        use digest::Digest;
+        match self {
+            Self::Md5(h) => hex::encode(h.finalize()),
+            Self::Sha1(h) => hex::encode(h.finalize()),
+            Self::Sha224(h) => hex::encode(h.finalize()),
+            Self::Sha256(h) => hex::encode(h.finalize()),
+            Self::Sha384(h) => hex::encode(h.finalize()),
+            Self::Sha512(h) => hex::encode(h.finalize()),
+        }
+    }
+}
+
+struct HashingReader<'a, R> {
+    inner: &'a mut R,
+    hasher: &'a mut FileHasher,
+}
+
+impl<R: Read> Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// `./usr/bin/x` or `/usr/bin/x` -> `usr/bin/x`; `None` if it climbs out.

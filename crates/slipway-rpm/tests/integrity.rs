@@ -202,3 +202,32 @@ fn damaged_rpms_give_clear_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn extraction_checks_file_digests() {
+    let Some(rpm) = common::fixture("slip-epoch-") else {
+        return;
+    };
+    let h = slipway_rpm::read_header(&rpm).unwrap();
+    let f = h.files.iter().find(|f| f.is_regular()).unwrap();
+    let digest = f.digest.clone().unwrap();
+    // Change the recorded digest of one file inside the header.
+    let mut bytes = fs_err::read(&rpm).unwrap();
+    let at = bytes
+        .windows(digest.len())
+        .position(|w| w == digest.as_bytes())
+        .unwrap();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    let work = scratch("filedigest");
+    let bad = work.path().join("bad-digest.rpm");
+    fs_err::write(&bad, &bytes).unwrap();
+    let err = extract_to(&bad, work.path().join("out")).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err:?}");
+    assert!(
+        msg.contains("bad-digest.rpm") && msg.contains(&f.path),
+        "{msg}"
+    );
+    // rpm agrees the package is broken (its header digest no longer matches).
+    assert!(verify_digests(&bad).is_err());
+}
