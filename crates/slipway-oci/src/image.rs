@@ -55,6 +55,22 @@ pub fn write_manifest(
         ));
     }
     let config_desc = layout.write_blob(&config.to_canonical_json()?, MediaType::ImageConfig)?;
+    write_manifest_for(layout, &config_desc, layers)
+}
+
+/// Write a manifest for a config blob that is already in `layout` (kept byte
+/// for byte, e.g. a pulled Docker config) and `layers`.
+pub fn write_manifest_for(
+    layout: &OciLayout,
+    config: &Descriptor,
+    layers: &[Descriptor],
+) -> Result<Descriptor> {
+    let mut config_desc = Descriptor::new(
+        MediaType::ImageConfig,
+        config.size(),
+        config.digest().clone(),
+    );
+    config_desc.set_annotations(config.annotations().clone());
     let layers: Vec<Descriptor> = layers
         .iter()
         .map(|d| {

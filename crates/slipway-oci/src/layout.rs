@@ -142,7 +142,9 @@ impl OciLayout {
             .prefix(".tmp-blob-")
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .tempfile_in(&dir)
-            .map_err(Error::io_at("creating a temporary blob in", &dir))?;
+            .map_err(|e| {
+                Error::io_at("creating a temporary blob in", &dir)(crate::transport::bare(e))
+            })?;
         Ok(BlobWriter {
             layout: self.clone(),
             file: io::BufWriter::with_capacity(256 * 1024, file),
@@ -343,7 +345,9 @@ pub(crate) fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
         .prefix(".tmp-")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .tempfile_in(dir)
-        .map_err(Error::io_at("creating a temporary file in", dir))?;
+        .map_err(|e| {
+            Error::io_at("creating a temporary file in", dir)(crate::transport::bare(e))
+        })?;
     file.write_all(data)
         .map_err(Error::io_at("writing", file.path()))?;
     file.persist(path)

@@ -28,16 +28,20 @@ mod config;
 mod digest;
 mod error;
 mod image;
+mod import;
 mod json;
 mod layer;
 mod layout;
 pub mod tar;
+mod transport;
+mod unpack;
 
 pub use compress::{Compression, GZIP_BLOCK, GZIP_LEVEL, ParallelGzEncoder, ZSTD_LEVEL};
 pub use config::{ImageConfig, Platform, rfc3339};
 pub use digest::{Digest, Hasher, HashingReader, HashingWriter};
 pub use error::{Error, Result};
-pub use image::{Image, docker, write_image, write_manifest};
+pub use image::{Image, docker, write_image, write_manifest, write_manifest_for};
+pub use import::{import_rootfs, write_layer_from_tar};
 pub use json::canonical_json;
 pub use layer::{
     DEFAULT_SOURCE_DATE_EPOCH, Layer, LayerOptions, LayerWriter, OPAQUE_WHITEOUT, WHITEOUT_PREFIX,
@@ -45,3 +49,7 @@ pub use layer::{
 };
 pub use layout::{Blob, BlobWriter, OciLayout, REF_NAME_ANNOTATION, ref_name, validate_tag};
 pub use oci_spec;
+pub use transport::{
+    ImageRef, LocalImage, TRANSPORTS, copy, copy_blob, inspect_json, write_image_to,
+};
+pub use unpack::{Refusal, UnpackOptions, UnpackReport, unpack, unpack_layer};

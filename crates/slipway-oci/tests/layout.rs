@@ -136,4 +136,3 @@ fn write_and_read_an_image_with_tags() {
     assert_eq!(layout.tags().unwrap().len(), 3);
     assert_eq!(layout.resolve(Some("zstd")).unwrap().digest(), gz.digest());
 }
-
