@@ -24,6 +24,7 @@
 pub mod capture;
 mod child;
 mod error;
+pub mod image;
 pub mod install;
 pub mod interrupt;
 pub mod mounts;

@@ -60,3 +60,53 @@ pub fn entries(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The builder rootfs of `arch` as a one-layer OCI image layout (tag
+/// `latest`), made once under `target/test-data/builder-bookworm-<arch>/image`.
+///
+/// Lives here rather than in `slipway-test-support` so that the harness does
+/// not depend on `slipway-oci` (whose own tests depend on the harness).
+pub fn builder_image(arch: BuilderArch) -> Option<PathBuf> {
+    use slipway_sandbox::slipway_oci::{
+        ImageConfig, LayerOptions, OciLayout, Platform, write_image, write_layer_from_dir,
+    };
+    let rootfs = builder_rootfs(arch)?;
+    let dir = rootfs.parent().unwrap().to_path_buf();
+    let layout_dir = dir.join("image");
+    let lock = fs_err::File::create(dir.join("image.lock")).unwrap();
+    lock.file().lock().unwrap();
+    let done = dir.join("image.done");
+    if !done.exists() {
+        let _ = slipway_sandbox::remove_tree(&layout_dir);
+        let layout = OciLayout::create(&layout_dir).unwrap();
+        let options = LayerOptions::default();
+        let layer = write_layer_from_dir(&layout, &rootfs, &options).unwrap();
+        let platform = match arch {
+            BuilderArch::Amd64 => "linux/amd64",
+            BuilderArch::I386 => "linux/386",
+        };
+        let mut config = ImageConfig::new(&Platform::parse(platform).unwrap(), 0);
+        config.set_env("PATH", slipway_sandbox::DEFAULT_PATH);
+        config.append_layer(&layer.diff_id, "debootstrap bookworm + rpm gcc make", 0);
+        write_image(&layout, &config, &[layer.descriptor], Some("latest")).unwrap();
+        fs_err::write(&done, b"ok\n").unwrap();
+    }
+    Some(layout_dir)
+}
+
+/// The `slipway` binary (built by `cargo build -p slipway` if missing).
+pub fn slipway_bin() -> PathBuf {
+    let root = slipway_test_support::workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let bin = target.join("debug/slipway");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "-q", "-p", "slipway", "--bin", "slipway"])
+        .current_dir(&root)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build -p slipway failed");
+    bin
+}

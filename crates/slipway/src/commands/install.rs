@@ -1,9 +1,143 @@
-//! `slipway install`.
+//! `slipway install`: resolve packages with the yum crate, download them
+//! verified, install them into an image (the image's own rpm in the sandbox
+//! when it has one, the native bootstrap installer otherwise) and write the
+//! image with one more layer.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use slipway_sandbox::image::{stage_image, write_with_layer};
+use slipway_sandbox::install::{RpmTransaction, bootstrap_install, rootfs_has_rpm};
+use slipway_sandbox::slipway_oci::LayerOptions;
+use slipway_sandbox::{Base, Sandbox, Step, Transient};
+
+use slipway_yum::Lock;
+use slipway_yum::download::{DownloadOptions, NoReporter, download};
+use slipway_yum::gpg::RepoKeys;
+use slipway_yum::store::Transport;
+
+use super::resolve::{RepoArgs, resolve_words};
 
 /// Arguments of `slipway install`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct InstallArgs {}
+pub(crate) struct InstallArgs {
+    /// The base image: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE`, or a layout directory.
+    #[arg(value_name = "IMAGE")]
+    pub(crate) image: String,
+    /// Where the new image goes (same forms as IMAGE; an `oci:` directory must not exist yet).
+    #[arg(value_name = "DEST")]
+    pub(crate) dest: String,
+    #[command(flatten)]
+    pub(crate) repos: RepoArgs,
+    /// Install these package files as they are, without resolving (repeatable).
+    #[arg(long = "rpm", value_name = "FILE")]
+    pub(crate) rpms: Vec<PathBuf>,
+    /// Pass `--nodeps` to the image's rpm (a builder whose base is not in its rpmdb).
+    #[arg(long)]
+    pub(crate) nodeps: bool,
+    /// Always use the native bootstrap installer (no scriptlets, no rpmdb).
+    #[arg(long)]
+    pub(crate) bootstrap: bool,
+    /// Parallel downloads.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub(crate) jobs: usize,
+    /// Packages to install.
+    #[arg(value_name = "PKG")]
+    pub(crate) packages: Vec<String>,
+}
 
-pub(crate) fn run(_args: InstallArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`slipway install` is not implemented yet")
+pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
+    slipway_sandbox::interrupt::install_handlers().context("cannot install signal handlers")?;
+    let store = args
+        .repos
+        .store
+        .clone()
+        .unwrap_or_else(slipway_yum::store::Store::default_root);
+    let staged = stage_image(&args.image, &store)
+        .with_context(|| format!("cannot stage `{}`", args.image))?;
+    let sandbox = Sandbox::new(store.join("scratch"));
+    let lowers = vec![staged.rootfs.clone()];
+    let has_rpm = !args.bootstrap && rootfs_has_rpm(&lowers);
+
+    let mut files = args.rpms.clone();
+    if !args.packages.is_empty() {
+        let transport = Transport::new()?;
+        // The installed set is what the image's own rpmdb says.
+        let installed = if has_rpm {
+            let mut query = Step::new("rpm -qa", ["rpm", "-qa"]);
+            query.output.collect = true;
+            query.linux32 = staged.is_i686();
+            let out = sandbox.run(&Base::Overlay(lowers.clone()), &query)?;
+            let list = tempfile::NamedTempFile::new()?;
+            fs_err::write(list.path(), out.output)?;
+            Some(list)
+        } else {
+            None
+        };
+        let installed_path = installed.as_ref().map(|f| f.path().to_path_buf());
+        let (repos, tx) = resolve_words(
+            &args.repos,
+            installed_path.as_ref(),
+            &args.packages,
+            &transport,
+        )?;
+        let lock = Lock::from_transaction(&tx, &repos);
+        let keys = RepoKeys::load(&args.repos.configs()?, &transport)?;
+        let check = |p: &slipway_yum::LockedPackage, path: &std::path::Path| keys.check(p, path);
+        let options = DownloadOptions {
+            jobs: args.jobs,
+            signature: Some(&check),
+        };
+        files.extend(download(
+            &lock.packages,
+            &args.repos.store(),
+            &transport,
+            &options,
+            &NoReporter,
+        )?);
+    }
+    if files.is_empty() {
+        anyhow::bail!("nothing to install: name packages or `--rpm` files");
+    }
+
+    let created_by = format!(
+        "slipway install {}",
+        files
+            .iter()
+            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let outcome = if has_rpm {
+        let tx = RpmTransaction {
+            install: files,
+            erase: Vec::new(),
+            nodeps: args.nodeps,
+            linux32: staged.is_i686(),
+        };
+        let mut step = tx.step("install")?;
+        step.output.echo = slipway_sandbox::Echo::Stderr;
+        sandbox.run(&Base::Overlay(lowers.clone()), &step)?
+    } else {
+        // Bootstrap: unpack natively onto the overlay's merged view, so the
+        // changes land in the upper dir and are captured like a step's.
+        let files = files.clone();
+        sandbox.run_native(&lowers, "bootstrap", move |root| {
+            bootstrap_install(root, &files)
+                .map(drop)
+                .map_err(|e| format!("bootstrap install failed: {e}"))
+        })?
+    };
+    let options = LayerOptions::from_env()?;
+    let descriptor = write_with_layer(
+        &staged,
+        &outcome,
+        &args.dest,
+        &created_by,
+        &Transient::package_caches(),
+        &options,
+        &store.join("scratch"),
+    )?;
+    println!("{}", descriptor.digest());
+    Ok(())
 }
