@@ -290,6 +290,9 @@ pub fn normalize_bdb(path: &Path, kind: BdbFile, epoch: u32) -> Result<usize> {
         }
         BdbFile::Index => {}
     }
+    // `h_nelem` is only a sizing hint, but db_load stores it in the meta
+    // page; drop it so the result depends on the records alone.
+    dump.header.retain(|h| !h.starts_with("h_nelem="));
     // A canonical record order; the sort is stable, so duplicates keep theirs.
     dump.records.sort_by(|a, b| a.0.cmp(&b.0));
     let duplicates = dump.header.iter().any(|h| h == "duplicates=1");
@@ -440,8 +443,31 @@ fn scrub_page(page: &mut [u8], is_hash: bool) {
                     *byte = 0;
                 }
             }
+            // Padding inside fixed-size items is not initialised either.
+            for &off in &offsets {
+                scrub_item_padding(page, off, kind, hash_page);
+            }
         }
         _ => {}
+    }
+}
+
+/// Zero the unused bytes of the fixed-size item at `off`: hash `HOFFPAGE`
+/// and `HOFFDUP` (type, 3 unused bytes, …), btree `BOVERFLOW` (2 unused
+/// bytes, type, 1 unused byte, …) and `BINTERNAL` (length, 1 unused byte, …).
+fn scrub_item_padding(page: &mut [u8], off: usize, kind: u8, hash_page: bool) {
+    if off + 12 > page.len() {
+        return;
+    }
+    if hash_page {
+        if matches!(page[off], 3 | 4) {
+            page[off + 1..off + 4].fill(0);
+        }
+    } else if kind == 3 {
+        page[off + 2] = 0;
+    } else if matches!(page[off + 2] & 0x7f, 2 | 3) {
+        page[off..off + 2].fill(0);
+        page[off + 3] = 0;
     }
 }
 
