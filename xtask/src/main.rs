@@ -8,6 +8,7 @@
 //! - `demo`     builds the mini-manylinux image offline, end to end.
 
 mod bench;
+mod demo;
 mod util;
 
 use anyhow::{Context, Result, bail};
@@ -32,6 +33,7 @@ pub(crate) const TEST_WORLD_PACKAGES: &[&str] = &[
     "make",
     "iproute2",
     "openssl",
+    "buildah",
 ];
 
 const USAGE: &str = "usage: cargo xtask <test|tidy|fixtures|bench AREA|demo>";

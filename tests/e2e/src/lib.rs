@@ -36,14 +36,28 @@ fn sha256_file(path: &Path) -> Result<String, String> {
 
 /// The `slipway` binary of this workspace, built if needed.
 pub fn slipway_bin() -> Result<PathBuf, String> {
+    slipway_bin_profile(false)
+}
+
+/// The `slipway` binary of this workspace (`--release` when `release`),
+/// built if needed.
+pub fn slipway_bin_profile(release: bool) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo)
-        .args(["build", "--quiet", "-p", "slipway"])
-        .current_dir(workspace_root()))?;
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "slipway"])
+        .current_dir(workspace_root());
+    if release {
+        cmd.arg("--release");
+    }
+    run(&mut cmd)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
-    Ok(target.join("debug/slipway"))
+    Ok(target.join(if release {
+        "release/slipway"
+    } else {
+        "debug/slipway"
+    }))
 }
 
 /// The builder rootfs as a one-layer OCI image (tag `latest`), made once under
@@ -153,11 +167,44 @@ pub fn mirror() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Copy the mini-manylinux recipe to `dest`, its base pointed at `host`.
-/// With `with_cpython = false` the CPython step (and its source) is left out
-/// (the benchmark's variant).
-pub fn prepare_recipe(dest: &Path, host: &str, with_cpython: bool) -> Result<(), String> {
+/// The fixture yum repositories of mini-manylinux (`base/`, `updates/`),
+/// built by `rpmbuild` and indexed by `createrepo_c`, under
+/// `target/test-data/e2e-yum`; serve the returned directory over HTTP.
+pub fn yum_repos() -> Result<PathBuf, String> {
+    let root = generated_dir("e2e-yum");
+    let specs = workspace_root().join("fixtures/mini-manylinux/rpms");
+    for repo in ["base", "updates"] {
+        let built = slipway_test_support::fixtures::build_rpms(
+            &specs.join(repo),
+            &format!("e2e-rpms-{repo}"),
+        );
+        let dir = root.join(repo);
+        let _ = fs_err::remove_dir_all(&dir);
+        fs_err::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        for rpm in slipway_test_support::fixtures::rpm_files(&built) {
+            let name = rpm.file_name().ok_or("rpm file name")?;
+            fs_err::copy(&rpm, dir.join(name)).map_err(|e| e.to_string())?;
+        }
+        slipway_test_support::fixtures::createrepo(&dir, false);
+    }
+    Ok(root)
+}
+
+/// Copy the mini-manylinux recipe to `dest`, its base pointed at `host` and
+/// its yum repositories at `127.0.0.1:yum_port`. With `with_cpython = false`
+/// the CPython step is left out (the benchmark's variant).
+pub fn prepare_recipe(
+    dest: &Path,
+    host: &str,
+    yum_port: u16,
+    with_cpython: bool,
+) -> Result<(), String> {
     let src = workspace_root().join("fixtures/mini-manylinux");
+    fs_err::create_dir_all(dest.join("repos")).map_err(|e| e.to_string())?;
+    let repo = fs_err::read_to_string(src.join("repos.repo.in"))
+        .map_err(|e| e.to_string())?
+        .replace("PORT", &yum_port.to_string());
+    fs_err::write(dest.join("repos/mini.repo"), repo).map_err(|e| e.to_string())?;
     fs_err::create_dir_all(dest.join("steps")).map_err(|e| e.to_string())?;
     for entry in fs_err::read_dir(src.join("steps")).map_err(|e| e.to_string())? {
         let entry = entry.map_err(|e| e.to_string())?;

@@ -81,10 +81,14 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
     let builder = slipway_e2e::builder_image(&rootfs).expect("builder image");
     let pushed = slipway_e2e::push_builder(&builder, &registry.host()).expect("push builder");
     let mirror = slipway_e2e::mirror().expect("mirror");
+    let yum = slipway_e2e::yum_repos().expect("yum repos");
+    let Some(http) = slipway_test_support::http::HttpServer::serve(&yum) else {
+        return;
+    };
 
     let work = tempfile::tempdir().expect("temp dir");
     let recipes = work.path().join("recipes");
-    slipway_e2e::prepare_recipe(&recipes, &registry.host(), true).expect("recipe");
+    slipway_e2e::prepare_recipe(&recipes, &registry.host(), http.port(), true).expect("recipe");
     let recipes_arg = recipes.to_str().expect("utf-8 path");
     let store = work.path().join("store");
     let out_dir = work.path().join("out");
@@ -149,7 +153,16 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
     let (stdout, stderr) = ok(&slipway(&bin, &build_args));
     let first = digest_of(&stdout);
     let (ran, cached) = ran_and_cached(&stderr);
-    assert_eq!(ran, ["cleanup", "cpython-3.11.2", "libmini", "python-deps"]);
+    assert_eq!(
+        ran,
+        [
+            "cleanup",
+            "cpython-3.11.2",
+            "libmini",
+            "packages",
+            "system-packages"
+        ]
+    );
     assert!(cached.is_empty());
 
     // skopeo and umoci read it; runc runs it.
@@ -218,12 +231,35 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
         "libmini says 42\n"
     );
 
+    // The package step: installed, updated, erased, scriptlets run, rpmdb right.
+    let root = bundle.join("rootfs");
+    assert_eq!(
+        fs_err::read_to_string(root.join("usr/share/mini-tool/version")).expect("mini-tool"),
+        "1.1\n"
+    );
+    assert!(
+        !root.join("usr/share/mini-extra").exists(),
+        "mini-extra was erased"
+    );
+    assert_eq!(
+        fs_err::read_to_string(root.join("var/lib/mini-tool.post")).expect("%post ran"),
+        "mini-tool 1.1 installed\n"
+    );
+    let qa = Command::new("chroot")
+        .arg(&root)
+        .args(["rpm", "-qa"])
+        .output()
+        .expect("rpm -qa");
+    let qa = String::from_utf8_lossy(&qa.stdout).into_owned();
+    assert!(qa.contains("mini-tool-1.1-1.noarch"), "{qa}");
+    assert!(!qa.contains("mini-extra"), "{qa}");
+
     // Warm: all cached, same digest.
     let (stdout, stderr) = ok(&slipway(&bin, &build_args));
     assert_eq!(digest_of(&stdout), first);
     let (ran, cached) = ran_and_cached(&stderr);
     assert!(ran.is_empty(), "a warm build ran {ran:?}");
-    assert_eq!(cached.len(), 4);
+    assert_eq!(cached.len(), 5);
 
     // One script changed: that step and what runs over it, nothing else.
     let script = recipes.join("steps/build-libmini.sh");
@@ -234,5 +270,5 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
     assert_ne!(digest_of(&stdout), first);
     let (ran, cached) = ran_and_cached(&stderr);
     assert_eq!(ran, ["cleanup", "libmini"]);
-    assert_eq!(cached, ["cpython-3.11.2", "python-deps"]);
+    assert_eq!(cached, ["cpython-3.11.2", "packages", "system-packages"]);
 }

@@ -3,6 +3,7 @@
 
 use anyhow::{Result, bail};
 
+mod build;
 mod pull;
 mod resolve;
 
@@ -11,6 +12,7 @@ const AREAS: &str = "layers, pull, resolve, install, build";
 pub(crate) fn run(area: Option<&str>, rest: &[String]) -> Result<()> {
     match area {
         Some("pull") => pull::run(rest),
+        Some("build") => build::run(rest),
         Some("resolve") => resolve::run(rest),
         Some(area) => bail!("benchmark area `{area}` is not implemented yet (areas: {AREAS})"),
         None => bail!("usage: cargo xtask bench <AREA> (areas: {AREAS})"),
@@ -18,5 +20,5 @@ pub(crate) fn run(area: Option<&str>, rest: &[String]) -> Result<()> {
 }
 
 pub(crate) fn demo() -> Result<()> {
-    bail!("`cargo xtask demo` is not implemented yet")
+    crate::demo::run()
 }

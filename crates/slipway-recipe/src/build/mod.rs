@@ -10,6 +10,7 @@
 
 mod fetch;
 mod lock;
+mod packages;
 mod store;
 mod unpack;
 
@@ -520,11 +521,10 @@ fn run_one(
     }
     let script = match &step.action {
         Action::Script(path) => path,
-        Action::Packages(_) => {
-            return Err(Error::Unsupported {
-                loc: step.loc.clone(),
-                what: format!("package step `{}`", step.name),
-            });
+        Action::Packages(ops) => {
+            return run_packages(
+                store, sandbox, recipe, image, step, plan, ops, lowers, reporter,
+            );
         }
         Action::SrpmPatch(_) => {
             return Err(Error::Unsupported {
@@ -579,6 +579,20 @@ fn run_one(
             step: step.name.clone(),
             source,
         })?;
+    capture(store, image, step, plan, outcome, started, reporter)
+}
+
+/// Turn a finished step's upper directory into its layer, its tree and its
+/// cache entry.
+fn capture(
+    store: &Store,
+    image: &Image,
+    step: &crate::model::Step,
+    plan: &StepPlan,
+    outcome: slipway_sandbox::StepOutcome,
+    started: Instant,
+    reporter: &dyn Reporter,
+) -> Result<(CachedLayer, bool)> {
     let upper = outcome.upper();
     // Transient paths and the mount points of inputs are not part of the layer
     // (nor of the tree later steps run over).
@@ -730,6 +744,62 @@ fn assemble(
             steps,
         },
     ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_packages(
+    store: &Store,
+    sandbox: &slipway_sandbox::Sandbox,
+    recipe: &Recipe,
+    image: &Image,
+    step: &crate::model::Step,
+    plan: &StepPlan,
+    ops: &[crate::model::PackageOp],
+    lowers: Vec<PathBuf>,
+    reporter: &dyn Reporter,
+) -> Result<(CachedLayer, bool)> {
+    reporter.event(&Event::Running {
+        image: &image.name,
+        step: &step.name,
+    });
+    let started = Instant::now();
+    let linux32 = step.personality == Personality::Linux32;
+    let step_err = |source| Error::Step {
+        image: image.name.clone(),
+        step: step.name.clone(),
+        source,
+    };
+    let base = slipway_sandbox::Base::Overlay(lowers);
+    let mut query = slipway_sandbox::Step::new(
+        format!("{}/{} (rpm -qa)", image.name, step.name),
+        ["rpm", "-qa"],
+    );
+    query.output.collect = true;
+    query.linux32 = linux32;
+    let installed = sandbox.run(&base, &query).map_err(step_err)?.output_text();
+    let rpm_dir = packages::rpm_dir(&store.tmp(), &plan.key);
+    let _ = fs_err::remove_dir_all(&rpm_dir);
+    let script = packages::prepare(
+        &recipe.root,
+        image,
+        step,
+        ops,
+        &installed,
+        &store.yum(),
+        &rpm_dir,
+        4,
+    )?;
+    let mut run = slipway_sandbox::Step::new(
+        format!("{}/{}", image.name, step.name),
+        ["/bin/sh", "-c", &script],
+    );
+    run.linux32 = linux32;
+    run.inputs
+        .push((rpm_dir.clone(), PathBuf::from("/inputs/rpms")));
+    let outcome = sandbox.run(&base, &run).map_err(step_err)?;
+    let result = capture(store, image, step, plan, outcome, started, reporter);
+    let _ = fs_err::remove_dir_all(&rpm_dir);
+    result
 }
 
 #[cfg(test)]

@@ -62,6 +62,11 @@ impl Store {
         self.root.join("scratch")
     }
 
+    /// slipway-yum's store (repodata and RPMs by checksum).
+    pub(crate) fn yum(&self) -> PathBuf {
+        self.root.join("yum")
+    }
+
     pub(crate) fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }

@@ -37,10 +37,13 @@ fn demo() -> Result<(), String> {
     );
     step("mirror: Python-3.11.2.tgz from Debian's source archive, libmini from fixtures/");
     let mirror = slipway_e2e::mirror()?;
+    let yum = slipway_e2e::yum_repos()?;
+    let http =
+        slipway_test_support::http::HttpServer::serve(&yum).ok_or("cannot serve the yum repos")?;
     let dir = generated_dir("demo");
     let recipes = dir.join("recipes");
     let _ = fs_err::remove_dir_all(&recipes);
-    slipway_e2e::prepare_recipe(&recipes, &registry.host(), true)?;
+    slipway_e2e::prepare_recipe(&recipes, &registry.host(), http.port(), true)?;
     let bin = slipway_e2e::slipway_bin()?;
     let out = dir.join("out");
     let store = dir.join("store");
