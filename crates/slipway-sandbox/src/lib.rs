@@ -40,3 +40,4 @@ pub use output::{Echo, OutputOptions, TAIL_LINES};
 pub use sandbox::{Base, DEFAULT_PATH, Sandbox, Step, StepOutcome};
 pub use scratch::{ScratchDir, remove_tree};
 pub use slipway_oci;
+pub use slipway_rpm;

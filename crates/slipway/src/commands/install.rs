@@ -108,6 +108,7 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    let packaged = files.clone();
     let outcome = if has_rpm {
         let tx = RpmTransaction {
             install: files,
@@ -128,7 +129,13 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
                 .map_err(|e| format!("bootstrap install failed: {e}"))
         })?
     };
-    let options = LayerOptions::from_env()?;
+    let mut options = LayerOptions::from_env()?;
+    if std::env::var_os("SOURCE_DATE_EPOCH").is_none() {
+        // No pinned epoch: use the newest file mtime of the packages, so the
+        // clamp keeps their mtimes (and `rpm -V` clean) while the layer still
+        // depends only on its inputs.
+        options.source_date_epoch = newest_mtime(&packaged)?.max(options.source_date_epoch);
+    }
     let descriptor = write_with_layer(
         &staged,
         &outcome,
@@ -140,4 +147,17 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
     )?;
     println!("{}", descriptor.digest());
     Ok(())
+}
+
+/// The newest file mtime in the headers of `rpms`.
+fn newest_mtime(rpms: &[PathBuf]) -> anyhow::Result<i64> {
+    let mut newest = 0i64;
+    for rpm in rpms {
+        let header = slipway_sandbox::slipway_rpm::read_header(rpm)
+            .with_context(|| format!("cannot read the header of `{}`", rpm.display()))?;
+        if let Some(m) = header.files.iter().map(|f| i64::from(f.mtime)).max() {
+            newest = newest.max(m);
+        }
+    }
+    Ok(newest)
 }
