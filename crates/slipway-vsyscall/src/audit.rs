@@ -8,7 +8,8 @@
 //! of every ELF file it is given (64- and 32-bit x86, executables, shared
 //! objects, relocatable objects and the members of static `.a` archives) with
 //! iced-x86 and reports each instruction with an operand in that page — an
-//! immediate (`mov rax, imm64`, `mov rax, imm32` sign-extended, `push imm`),
+//! immediate it materialises (`mov rax, imm64`, `mov rax, imm32`
+//! sign-extended, `push imm`; not a `cmp` against it),
 //! an absolute or RIP-relative memory operand (`call [abs]`, `lea`, `mov
 //! rax, [moffs64]`) or a branch target — and each aligned 8-byte value in a
 //! data section that points into the page (gcc stores such a pointer in
@@ -29,7 +30,9 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, OpKind, Register};
+use iced_x86::{
+    Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, Mnemonic, OpKind, Register,
+};
 use object::{Object, ObjectSection, ObjectSymbol, SectionKind, SymbolKind};
 
 use crate::Error;
@@ -406,14 +409,27 @@ fn scan_instructions(
 }
 
 /// The vsyscall address an instruction materialises or uses, if any.
+///
+/// Immediates count only when the instruction puts them somewhere they can
+/// be called from later (`mov reg/mem, imm`, `push imm`): `cmp rax,
+/// 0xffffffffff600000` (gprofng skipping the page in `/proc/self/maps`) or
+/// an `and` mask does not use the page. Memory operands in the page (a call
+/// through or a read of the page, which `vsyscall=xonly` forbids too) and
+/// branch targets always count.
 pub fn vsyscall_operand(instr: &Instruction) -> Option<u64> {
+    let materialises = matches!(instr.mnemonic(), Mnemonic::Mov | Mnemonic::Push);
     for i in 0..instr.op_count() {
         let value = match instr.op_kind(i) {
             OpKind::Immediate64
             | OpKind::Immediate32to64
             | OpKind::Immediate8to64
             | OpKind::Immediate32
-            | OpKind::Immediate8to32 => instr.try_immediate(i).ok()?,
+            | OpKind::Immediate8to32 => {
+                if !materialises {
+                    continue;
+                }
+                instr.try_immediate(i).ok()?
+            }
             OpKind::NearBranch64 | OpKind::NearBranch32 => instr.near_branch_target(),
             OpKind::Memory
                 if instr.memory_base() == Register::None

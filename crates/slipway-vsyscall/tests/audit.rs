@@ -209,3 +209,38 @@ fn unreadable_inputs_are_clear_errors() {
     let report = audit::audit_report(&dir).expect("tree");
     assert_eq!(report.skipped.len(), 1, "{report:?}");
 }
+
+#[test]
+fn comparing_with_the_page_address_is_not_a_use() {
+    let dir = fresh_dir("audit-cmp");
+    // What gprofng's collector does: skip the [vsyscall] line of /proc/self/maps.
+    let source = "int is_vsyscall(unsigned long a) { return a == 0xffffffffff600000UL; }\n\
+                  unsigned long mask(unsigned long a) { return a & 0xffffffffff600000UL; }\n\
+                  int main(int c, char **v) { return is_vsyscall((unsigned long)v) + (int)mask(c); }\n";
+    let Some(binary) = compile(&dir, "cmp", source, &["-O2"]) else {
+        return;
+    };
+    let Some(objdump) = require_tool("objdump") else {
+        return;
+    };
+    // The constant is in the code (objdump sees it)…
+    let disassembly = run(Command::new(objdump).arg("-d").arg(&binary));
+    assert!(disassembly.contains("ffffffffff600000"), "{disassembly}");
+    // …but nothing materialises or calls it.
+    assert_eq!(audit::audit(&binary).expect("audit"), Vec::new());
+}
+
+#[test]
+fn debootstrap_builder_rootfs_uses_no_vsyscall() {
+    use slipway_test_support::builder::{BuilderArch, builder_rootfs};
+    let Some(rootfs) = builder_rootfs(BuilderArch::Amd64) else {
+        return;
+    };
+    let report = audit::audit_report(&rootfs).expect("audit rootfs");
+    assert!(
+        report.elf_files > 1000,
+        "only {} ELF files",
+        report.elf_files
+    );
+    assert_eq!(report.findings, Vec::new());
+}
