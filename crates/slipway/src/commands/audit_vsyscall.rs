@@ -98,10 +98,11 @@ pub(crate) fn run(args: AuditVsyscallArgs) -> anyhow::Result<()> {
     } else {
         let mut files: Vec<&str> = report.findings.iter().map(|f| f.file.as_str()).collect();
         files.dedup();
+        let n = report.findings.len();
         writeln!(
             stderr,
-            "{} uses of the vsyscall page in {} of {} ELF files",
-            report.findings.len(),
+            "{n} {} of the vsyscall page in {} of {} ELF files",
+            if n == 1 { "use" } else { "uses" },
             files.len(),
             report.elf_files
         )?;
