@@ -196,19 +196,21 @@ fn audit_rpm(path: &Path, report: &mut AuditReport) -> Result<(), Error> {
         path: path.to_owned(),
         source,
     };
-    let mut reader = rpm::PackageReader::open(path).map_err(rpm_err)?;
-    while let Some(mut file) = reader.next_file().map_err(rpm_err)? {
-        if file.metadata.file_type() != rpm::FileType::Regular {
+    let pkg = slipway_rpm::Package::open(path).map_err(rpm_err)?;
+    let mut payload = pkg.payload().map_err(rpm_err)?;
+    while let Some(entry) = payload.next_entry().map_err(rpm_err)? {
+        if entry.mode & 0o170_000 != 0o100_000 || entry.size < 4 {
             continue;
         }
-        let name = format!("{}:{}", path.display(), file.metadata.path().display());
+        let member = entry.name.trim_start_matches('.');
+        let name = format!("{}:{}", path.display(), member);
         let mut head = Vec::with_capacity(8);
-        (&mut file).take(8).read_to_end(&mut head)?;
+        (&mut payload).take(8).read_to_end(&mut head)?;
         if !head.starts_with(ELF_MAGIC) && head != AR_MAGIC {
             continue;
         }
         let mut data = head;
-        file.read_to_end(&mut data)?;
+        payload.read_to_end(&mut data)?;
         if let Err(err) = audit_bytes(&name, &data, report) {
             report.skipped.push((name, err.to_string()));
         }

@@ -79,14 +79,14 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] std::io::Error),
 
-    /// A source RPM could not be parsed or unpacked.
-    #[error("cannot read source RPM `{path}`")]
+    /// An RPM could not be parsed or unpacked.
+    #[error("cannot read RPM `{path}`")]
     Rpm {
         /// The RPM file.
         path: PathBuf,
         /// The cause.
         #[source]
-        source: rpm::Error,
+        source: slipway_rpm::Error,
     },
 
     /// The file given as a source RPM is a binary RPM.

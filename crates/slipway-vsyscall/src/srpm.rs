@@ -1,6 +1,7 @@
 //! Source RPMs: unpack one natively into an rpmbuild topdir and add patches.
 //!
-//! [`unpack`] streams the payload (no `rpm -i`, no rpmdb): the spec goes to
+//! [`unpack`] streams the payload with slipway-rpm (no `rpm -i`, no
+//! rpmdb): the spec goes to
 //! `SPECS/`, everything else to `SOURCES/`, with the modes of the header and,
 //! when asked, the owners of the header mapped through a rootfs's
 //! `/etc/passwd` and `/etc/group` (CentOS's source RPMs are owned by
@@ -85,36 +86,29 @@ pub enum Owners {
     MapThrough(PathBuf),
 }
 
+/// `RPMFILE_SPECFILE`: the spec file of a source RPM.
+const RPMFILE_SPECFILE: u32 = 1 << 5;
+
 /// Unpack `srpm` into `topdir` (created if absent).
 pub fn unpack(srpm: &Path, topdir: &Path, owners: &Owners) -> Result<UnpackedSrpm, Error> {
     let rpm_err = |source| Error::Rpm {
         path: srpm.to_owned(),
         source,
     };
-    let mut reader = rpm::PackageReader::open(srpm).map_err(rpm_err)?;
-    let meta = &reader.metadata;
-    if !meta.is_source_package() {
+    let pkg = slipway_rpm::Package::open(srpm).map_err(rpm_err)?;
+    let header = pkg.header.clone();
+    if !header.is_source {
         return Err(Error::NotSourceRpm {
             path: srpm.to_owned(),
         });
     }
-    let name = meta.get_name().map_err(rpm_err)?.to_owned();
-    let version = meta.get_version().map_err(rpm_err)?.to_owned();
-    let release = meta.get_release().map_err(rpm_err)?.to_owned();
-    let build_requires = meta
-        .get_requires()
-        .map_err(rpm_err)?
-        .into_iter()
-        .filter(|d| {
-            !d.flags.contains(rpm::DependencyFlags::RPMLIB) && !d.name.starts_with("rpmlib(")
-        })
-        .map(|d| {
-            let op = d.flags.comparator_str();
-            if op.is_empty() || d.version.is_empty() {
-                d.name
-            } else {
-                format!("{} {op} {}", d.name, d.version)
-            }
+    let build_requires = header
+        .requires
+        .iter()
+        .filter(|d| !d.is_rpmlib())
+        .map(|d| match (d.operator(), &d.evr) {
+            (Some(op), Some(evr)) => format!("{} {op} {evr}", d.name),
+            _ => d.name.clone(),
         })
         .collect();
 
@@ -129,37 +123,44 @@ pub fn unpack(srpm: &Path, topdir: &Path, owners: &Owners) -> Result<UnpackedSrp
 
     let mut files = Vec::new();
     let mut spec_paths = Vec::new();
-    while let Some(mut file) = reader.next_file().map_err(rpm_err)? {
-        let entry = &file.metadata;
-        let file_name = entry.basename().to_owned();
-        if file_name.is_empty() || file_name == "." || file_name == ".." || file_name.contains('/')
-        {
+    let mut payload = pkg.payload().map_err(rpm_err)?;
+    while let Some(entry) = payload.next_entry().map_err(rpm_err)? {
+        let info = match entry.file_index {
+            Some(i) => header.files.get(i as usize),
+            None => header
+                .files
+                .iter()
+                .find(|f| f.path.trim_start_matches('/') == entry.name.trim_start_matches("./")),
+        };
+        let file_name = entry.name.rsplit('/').next().unwrap_or_default().to_owned();
+        let unsafe_name = file_name.is_empty()
+            || file_name == "."
+            || file_name == ".."
+            || entry.name.trim_start_matches("./").contains('/');
+        if unsafe_name {
             return Err(Error::UnsafeName {
                 path: srpm.to_owned(),
-                name: entry.path().display().to_string(),
+                name: entry.name.clone(),
             });
         }
-        let is_spec =
-            entry.flags().contains(rpm::FileFlags::SPECFILE) || file_name.ends_with(".spec");
+        if entry.mode & 0o170_000 != 0o100_000 {
+            continue; // only regular files in a source RPM
+        }
+        let flags = info.map_or(0, |f| f.flags);
+        let is_spec = flags & RPMFILE_SPECFILE != 0 || file_name.ends_with(".spec");
         let dest = if is_spec { &specs_dir } else { &sources_dir }.join(&file_name);
-        let user = entry.user().to_owned();
-        let group = entry.group().to_owned();
-        let mode = u32::from(entry.permissions());
+        let user = info.map_or_else(|| "root".to_owned(), |f| f.user.clone());
+        let group = info.map_or_else(|| "root".to_owned(), |f| f.group.clone());
+        let mode = info.map_or(entry.mode, |f| f.mode) & 0o7777;
         {
             let mut out = fs_err::File::create(&dest)?;
-            std::io::copy(&mut file, &mut out).map_err(|e| {
+            std::io::copy(&mut payload, &mut out).map_err(|e| {
                 Error::Io(std::io::Error::new(
                     e.kind(),
                     format!("unpacking `{file_name}` from `{}`: {e}", srpm.display()),
                 ))
             })?;
         }
-        file.finish().map_err(|e| {
-            Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("unpacking `{file_name}` from `{}`: {e}", srpm.display()),
-            ))
-        })?;
         set_mode(&dest, mode)?;
         if let Some(ids) = &ids {
             ids.chown(&dest, &user, &group)?;
@@ -186,9 +187,9 @@ pub fn unpack(srpm: &Path, topdir: &Path, owners: &Owners) -> Result<UnpackedSrp
     };
     Ok(UnpackedSrpm {
         topdir: topdir.to_owned(),
-        name,
-        version,
-        release,
+        name: header.name,
+        version: header.version,
+        release: header.release,
         spec_path,
         files,
         build_requires,

@@ -112,14 +112,24 @@ fn srpm_unpacks_natively_like_rpm2cpio() {
             file.mode
         );
     }
-    // Owners mapped through a rootfs's passwd/group: the host's root.
+    // Owners mapped through a rootfs's passwd/group (the host's): `nobody`.
+    assert!(
+        unpacked
+            .files
+            .iter()
+            .all(|f| f.user == "nobody" && f.group == "nogroup")
+    );
     let mapped = unpack(
         &srpm,
         &fresh_dir("unpack-mapped"),
         &Owners::MapThrough("/".into()),
     )
     .expect("mapped");
-    assert!(mapped.files.iter().all(|f| f.user == "root"));
+    for file in &mapped.files {
+        let meta = fs_err::metadata(&file.path).expect("stat");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "{}", file.name);
+    }
 }
 
 #[test]

@@ -72,6 +72,15 @@ pub fn fixture_srpm(name: &str) -> Option<PathBuf> {
         .arg(&fixture)
         .arg("vstime-1.0")
         .env("GZIP", "-n"));
+    // CentOS's source RPMs are owned by `mockbuild`; ours by `nobody`, so
+    // that owners from the header are visibly not the builder's (as root).
+    if std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0) {
+        run(Command::new("chown")
+            .arg("-R")
+            .arg("nobody:nogroup")
+            .arg(&sources)
+            .arg(&specs));
+    }
     run(Command::new(rpmbuild)
         .arg("-bs")
         .arg("--define")
