@@ -194,7 +194,7 @@ const RPM_MAGIC: &[u8] = b"\xed\xab\xee\xdb";
 fn audit_rpm(path: &Path, report: &mut AuditReport) -> Result<(), Error> {
     let rpm_err = |source| Error::Rpm {
         path: path.to_owned(),
-        source,
+        source: Box::new(source),
     };
     let pkg = slipway_rpm::Package::open(path).map_err(rpm_err)?;
     let mut payload = pkg.payload().map_err(rpm_err)?;

@@ -86,7 +86,7 @@ pub enum Error {
         path: PathBuf,
         /// The cause.
         #[source]
-        source: slipway_rpm::Error,
+        source: Box<slipway_rpm::Error>,
     },
 
     /// The file given as a source RPM is a binary RPM.

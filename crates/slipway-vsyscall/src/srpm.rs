@@ -93,7 +93,7 @@ const RPMFILE_SPECFILE: u32 = 1 << 5;
 pub fn unpack(srpm: &Path, topdir: &Path, owners: &Owners) -> Result<UnpackedSrpm, Error> {
     let rpm_err = |source| Error::Rpm {
         path: srpm.to_owned(),
-        source,
+        source: Box::new(source),
     };
     let pkg = slipway_rpm::Package::open(srpm).map_err(rpm_err)?;
     let header = pkg.header.clone();
