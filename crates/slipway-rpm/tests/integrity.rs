@@ -72,7 +72,7 @@ fn unsigned_fixture_is_reported_unsigned() {
 }
 
 #[test]
-fn rpmsign_v4_signature_verifies() {
+fn rpmsign_v4_signatures_verify_sha256_and_sha1() {
     let Some(rpm) = common::fixture("slip-modern-") else {
         return;
     };
@@ -90,29 +90,42 @@ fn rpmsign_v4_signature_verifies() {
         h = q(&home)
     ));
     let key = sh(&format!("gpg --homedir {} --export --armor", q(&home)));
-    let signed = work.path().join("signed.rpm");
-    fs_err::copy(&rpm, &signed).unwrap();
-    sh(&format!(
-        "rpmsign --addsign --define '__gpg /usr/bin/gpg' --define '_gpg_path {}' --define '_gpg_name slipway test' {} >/dev/null",
-        home.display(),
-        q(&signed)
-    ));
     let mut keys = Keyring::new();
     keys.add_armored(key.as_bytes(), "test key").unwrap();
-    let report = verify_signature(&signed, &keys).unwrap();
-    assert!(!report.verified.is_empty());
-    verify_digests(&signed).unwrap();
+    // SHA-256 as current distributions sign; SHA-1 as CentOS 6 did.
+    for algo in ["sha256", "sha1"] {
+        let signed = work.path().join(format!("signed-{algo}.rpm"));
+        fs_err::copy(&rpm, &signed).unwrap();
+        sh(&format!(
+            "rpmsign --addsign --define '__gpg /usr/bin/gpg' --define '_gpg_path {}' \
+             --define '_gpg_name slipway test' --define '_gpg_digest_algo {algo}' {} >/dev/null 2>&1",
+            home.display(),
+            q(&signed)
+        ));
+        let what = sh(&format!(
+            "rpm -qp --qf '%{{RSAHEADER:pgpsig}}' {}",
+            q(&signed)
+        ));
+        assert!(
+            what.starts_with(&format!("RSA/{}", algo.to_uppercase())),
+            "{what}"
+        );
+        let report = verify_signature(&signed, &keys).unwrap_or_else(|e| panic!("{algo}: {e}"));
+        assert!(!report.verified.is_empty());
+        verify_digests(&signed).unwrap();
 
-    // Flip a byte inside the signed header: the signature must fail.
-    let mut bytes = fs_err::read(&signed).unwrap();
-    let pkg = Package::open(&signed).unwrap();
-    let offsets = pkg.metadata.get_package_segment_offsets();
-    let at = usize::try_from(offsets.payload).unwrap() - 8;
-    bytes[at] ^= 0x20;
-    let tampered = work.path().join("tampered.rpm");
-    fs_err::write(&tampered, &bytes).unwrap();
-    assert!(verify_signature(&tampered, &keys).is_err());
-    assert!(verify_digests(&tampered).is_err());
+        // Flip a byte inside the signed header: the signature must fail.
+        let mut bytes = fs_err::read(&signed).unwrap();
+        let pkg = Package::open(&signed).unwrap();
+        let offsets = pkg.metadata.get_package_segment_offsets();
+        let at = usize::try_from(offsets.payload).unwrap() - 8;
+        bytes[at] ^= 0x20;
+        let tampered = work.path().join("tampered.rpm");
+        fs_err::write(&tampered, &bytes).unwrap();
+        let err = verify_signature(&tampered, &keys).unwrap_err();
+        assert!(err.to_string().contains("tampered.rpm"), "{err}");
+        assert!(verify_digests(&tampered).is_err());
+    }
 }
 
 #[test]
