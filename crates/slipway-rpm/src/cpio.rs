@@ -318,6 +318,28 @@ mod tests {
     }
 
     #[test]
+    fn stripped_entries_take_sizes_from_the_header() {
+        // rpm >= 4.12 large-file payloads: magic 07070X + 8 hex digits of index.
+        let mut a = b"07070X00000001".to_vec();
+        a.extend_from_slice(b"abc\0");
+        a.extend(newc(TRAILER, 0, b""));
+        let mut r = CpioReader::new(&a[..], "t.rpm").with_file_sizes(vec![9, 3]);
+        let e = r.next_entry().unwrap().unwrap();
+        assert_eq!((e.file_index, e.size), (Some(1), 3));
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "abc");
+        assert!(r.next_entry().unwrap().is_none());
+        let mut r = CpioReader::new(&a[..], "t.rpm");
+        assert!(
+            r.next_entry()
+                .unwrap_err()
+                .to_string()
+                .contains("not in the file list")
+        );
+    }
+
+    #[test]
     fn truncation_and_garbage_are_errors() {
         let a = newc("./a", 0o100644, b"hello");
         for cut in [0, 3, 50, 112, a.len() - 1] {

@@ -303,6 +303,15 @@ impl Header {
         }
     }
 
+    /// The file-list entry for a payload entry name (`./usr/bin/x`,
+    /// `/usr/bin/x` or, in source RPMs, a bare `name.spec`).
+    pub fn file(&self, name: &str) -> Option<&FileInfo> {
+        let bare = name.trim_start_matches('.').trim_start_matches('/');
+        self.files
+            .iter()
+            .find(|f| f.path.trim_start_matches('/') == bare)
+    }
+
     /// The `[E:]V-R` of this package.
     pub fn evr(&self) -> crate::Evr {
         crate::Evr::new(self.epoch, self.version.clone(), Some(self.release.clone()))

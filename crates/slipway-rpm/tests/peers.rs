@@ -210,14 +210,14 @@ fn payload_stream_matches_file_list() {
     let Some(rpms) = all_rpms() else { return };
     for rpm in &rpms {
         let pkg = Package::open(rpm).unwrap();
-        let files = pkg.header.files.clone();
+        let h = pkg.header.clone();
+        let files = &h.files;
         let mut payload = pkg.payload().unwrap();
         let mut seen = 0;
         while let Some(e) = payload.next_entry().unwrap() {
             let name = e.name.trim_start_matches('.');
-            let f = files
-                .iter()
-                .find(|f| f.path == name || f.path == e.name)
+            let f = h
+                .file(&e.name)
                 .unwrap_or_else(|| panic!("{} not in the file list of {}", e.name, rpm.display()));
             assert_eq!(f.mode, e.mode, "{name}");
             assert!(!f.is_ghost(), "{name} is a ghost but in the payload");
