@@ -114,15 +114,15 @@ fn fetch_one(
     let path = store.fetch(transport, &pkg.url, &pkg.checksum(), &nevra, &mut |n| {
         reporter.progress(&nevra, n)
     })?;
-    if let Some(check) = options.signature {
-        if let Err(message) = check(pkg, &path) {
-            let _ = fs_err::remove_file(&path);
-            return Err(Error::Signature {
-                package: nevra,
-                url: pkg.url.clone(),
-                message,
-            });
-        }
+    if let Some(check) = options.signature
+        && let Err(message) = check(pkg, &path)
+    {
+        let _ = fs_err::remove_file(&path);
+        return Err(Error::Signature {
+            package: nevra,
+            url: pkg.url.clone(),
+            message,
+        });
     }
     reporter.done(&nevra);
     Ok(path)

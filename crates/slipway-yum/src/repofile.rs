@@ -145,6 +145,9 @@ impl RepoConfig {
     }
 }
 
+/// A parsed section: name, header line, key -> (line, raw value).
+type Section = (String, usize, BTreeMap<String, (usize, String)>);
+
 /// Read a `.repo` file and return its repository sections (all, enabled or not).
 pub fn read_repo_file(path: &Path, vars: &Vars) -> Result<Vec<RepoConfig>> {
     let text = fs_err::read_to_string(path)?;
@@ -159,7 +162,7 @@ pub fn parse_repo_file(text: &str, path: &Path, vars: &Vars) -> Result<Vec<RepoC
         message,
     };
     // section -> (key -> (line, value))
-    let mut sections: Vec<(String, usize, BTreeMap<String, (usize, String)>)> = Vec::new();
+    let mut sections: Vec<Section> = Vec::new();
     let mut last_key: Option<String> = None;
     for (idx, raw) in text.lines().enumerate() {
         let lineno = idx + 1;

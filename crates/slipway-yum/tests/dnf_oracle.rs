@@ -268,7 +268,7 @@ fn prepare_root(world: &World, case: &Case, root: &Path, rpm: &Path) {
         .map(|nevra| {
             let nvra = match nevra.split_once(':') {
                 Some((head, tail)) => {
-                    format!("{}{}", head.rsplit_once('-').unwrap().0, format!("-{tail}"))
+                    format!("{}-{tail}", head.rsplit_once('-').unwrap().0)
                 }
                 None => nevra.to_string(),
             };

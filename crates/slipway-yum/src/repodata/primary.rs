@@ -104,30 +104,14 @@ pub fn parse_primary(
                     }
                 }
             }
-            Event::Text(ref t) => {
-                if text_kind != Text::None {
-                    text.push_str(t);
+            Event::Text(ref t) if text_kind != Text::None => text.push_str(t),
+            Event::CData(ref t) if text_kind != Text::None => text.push_str(t),
+            Event::GeneralRef(ref r) if text_kind != Text::None => match entity_text(r) {
+                Some(c) => text.push(c),
+                None => {
+                    return Err(xml_error(file, pos, format!("unknown entity `&{};`", &**r)));
                 }
-            }
-            Event::CData(ref t) => {
-                if text_kind != Text::None {
-                    text.push_str(t);
-                }
-            }
-            Event::GeneralRef(ref r) => {
-                if text_kind != Text::None {
-                    match entity_text(r) {
-                        Some(c) => text.push(c),
-                        None => {
-                            return Err(xml_error(
-                                file,
-                                pos,
-                                format!("unknown entity `&{};`", &**r),
-                            ));
-                        }
-                    }
-                }
-            }
+            },
             Event::End(ref e) => {
                 let name: &str = e.name().0;
                 if name == "package" {

@@ -184,20 +184,7 @@ pub fn resolve(
         }
         for &o in &obsoleters {
             let oname = provider.name_of(o);
-            let dep = provider
-                .cand(o)
-                .pkg
-                .obsoletes
-                .iter()
-                .find(|d| d.name == pkg.name)
-                .cloned()
-                .unwrap_or_else(|| Dep::name(pkg.name.clone()));
-            let vs = provider
-                .pool
-                .intern_version_set(oname, VSet::NotObsoletedBy(dep));
-            // NotObsoletedBy on the obsoleter's own name is never empty; what we
-            // need is "an obsoleter of this package": express it as a spec.
-            let _ = vs;
+            // "an obsoleter of this package", as a spec-like version set.
             let idx = provider.specs.len();
             let set: HashSet<_> = provider
                 .solvables_of_pkgname(&provider.cand(o).pkg.name)
@@ -318,10 +305,8 @@ fn transaction(
             replaces.push(old.nevra());
             replaced.insert(inst);
         }
-        for (&_, &inst) in &provider.installed {
-            if chosen.contains(&inst)
-                || replaced.contains(&inst) && !replaces.contains(&provider.cand(inst).pkg.nevra())
-            {
+        for &inst in provider.installed.values() {
+            if chosen.contains(&inst) || replaced.contains(&inst) {
                 continue;
             }
             let old = provider.cand(inst).pkg;
@@ -344,7 +329,7 @@ fn transaction(
             replaces,
         });
     }
-    for (&_, &inst) in &provider.installed {
+    for &inst in provider.installed.values() {
         if !chosen.contains(&inst) && !replaced.contains(&inst) {
             items.push(Item {
                 action: Action::Erase,
@@ -382,16 +367,29 @@ fn erase(installed: &[Package], specs: &[String]) -> Result<Transaction> {
                     .provides
                     .iter()
                     .any(|pr| pr.name == dep.name && dep.range_overlaps(pr))
-                    || (dep.name.starts_with('/') && p.files.iter().any(|f| *f == dep.name)))
+                    || (dep.name.starts_with('/') && p.files.contains(&dep.name)))
         })
     };
+    // Only requirements that hold now can break (an installed set read from
+    // `rpm -qa` may lack metadata for some packages).
+    let none = BTreeSet::new();
+    let holding: Vec<Vec<&Dep>> = installed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.requires
+                .iter()
+                .filter(|d| satisfied(d, &none, i))
+                .collect()
+        })
+        .collect();
     loop {
         let mut grew = false;
-        for (i, p) in installed.iter().enumerate() {
+        for (i, _) in installed.iter().enumerate() {
             if removed.contains(&i) {
                 continue;
             }
-            if p.requires.iter().any(|d| !satisfied(d, &removed, i)) {
+            if holding[i].iter().any(|d| !satisfied(d, &removed, i)) {
                 removed.insert(i);
                 grew = true;
             }

@@ -144,7 +144,7 @@ impl<'a> Provider<'a> {
 
     fn provides(&self, id: SolvableId, dep: &Dep) -> bool {
         let pkg = self.cand(id).pkg;
-        if dep.name.starts_with('/') && pkg.files.iter().any(|f| *f == dep.name) {
+        if dep.name.starts_with('/') && pkg.files.contains(&dep.name) {
             return true;
         }
         pkg.provides

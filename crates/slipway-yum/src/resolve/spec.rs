@@ -36,6 +36,13 @@ fn spec_forms(p: &Package) -> [String; 7] {
 
 fn spec_matches(spec: &str, p: &Package) -> bool {
     let globby = spec.contains(['*', '?', '[']);
+    // Every form starts with the name or with an epoch: skip the rest cheaply.
+    if !globby
+        && !spec.starts_with(p.name.as_str())
+        && !spec.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return false;
+    }
     spec_forms(p).iter().any(|f| {
         if globby {
             glob_match(spec, f)
@@ -122,8 +129,7 @@ pub(crate) fn match_installed(installed: &[Package], spec: &str) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter(|(_, p)| {
-            p.provides.iter().any(|pr| pr.name == dep.name)
-                || p.files.iter().any(|f| *f == dep.name)
+            p.provides.iter().any(|pr| pr.name == dep.name) || p.files.contains(&dep.name)
         })
         .map(|(i, _)| i)
         .collect()

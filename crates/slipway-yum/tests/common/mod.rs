@@ -93,6 +93,7 @@ pub fn fixture_repos() -> Option<PathBuf> {
 }
 
 /// The served repos plus a `.repo` file pointing at them.
+#[derive(Debug)]
 pub struct World {
     pub server: HttpServer,
     pub repos_root: PathBuf,
