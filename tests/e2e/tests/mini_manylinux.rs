@@ -238,7 +238,7 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
         "1.1\n"
     );
     assert!(
-        !root.join("usr/share/mini-extra").exists(),
+        !root.join("usr/share/mini-extra/version").exists(),
         "mini-extra was erased"
     );
     assert_eq!(
@@ -264,10 +264,10 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
     // One script changed: that step and what runs over it, nothing else.
     let script = recipes.join("steps/build-libmini.sh");
     let mut text = fs_err::read_to_string(&script).expect("script");
-    text.push_str("echo rebuilt\n");
+    text.push_str("echo rebuilt > /usr/local/share/libmini.note\n");
     fs_err::write(&script, text).expect("script");
     let (stdout, stderr) = ok(&slipway(&bin, &build_args));
-    assert_ne!(digest_of(&stdout), first);
+    assert_ne!(digest_of(&stdout), first, "the changed step adds a file");
     let (ran, cached) = ran_and_cached(&stderr);
     assert_eq!(ran, ["cleanup", "libmini"]);
     assert_eq!(cached, ["cpython-3.11.2", "packages", "system-packages"]);
