@@ -130,3 +130,43 @@ fn a_steps_layer_has_exactly_its_changes_and_base_plus_layer_equals_the_sandbox_
     // The transient cache is not in the image.
     assert!(!bundle.join("rootfs/var/cache/yum/x").exists());
 }
+
+#[test]
+fn the_snapshot_fallback_gives_the_same_layer_as_overlayfs() {
+    let Some(builder) = builder() else { return };
+    let dir = scratch("snapshot");
+    let layout = OciLayout::create(dir.join("layout")).unwrap();
+    let options = LayerOptions::default();
+    let sandbox = Sandbox::new(dir.join("scratch"));
+    let script = "set -e; mkdir /data; echo new > /data/new; chown 12:34 /data/new; ln /data/new /data/hard; \
+                  ln -s new /data/sym; echo more >> /etc/debian_version; rm /etc/motd; \
+                  rm -r /usr/share/doc/rpm; chmod 700 /srv; echo tmp > /tmp/not-captured";
+    let overlay = sandbox
+        .run(
+            &Base::Overlay(vec![builder.clone()]),
+            &sh("overlay", script),
+        )
+        .unwrap()
+        .capture(&layout, &Transient::default(), &options)
+        .unwrap();
+    let snapshot = sandbox
+        .run(&Base::Snapshot(builder.clone()), &sh("snapshot", script))
+        .unwrap()
+        .capture(&layout, &Transient::default(), &options)
+        .unwrap();
+    let names = tar_names(layout.path(), snapshot.descriptor.digest().digest());
+    assert!(
+        names.contains(&"usr/share/doc/.wh.rpm".to_string()),
+        "{names:?}"
+    );
+    assert!(names.contains(&"etc/.wh.motd".to_string()), "{names:?}");
+    assert_eq!(
+        names,
+        tar_names(layout.path(), overlay.descriptor.digest().digest())
+    );
+    assert_eq!(snapshot.diff_id, overlay.diff_id, "layers differ");
+    assert!(
+        common::entries(&dir.join("scratch")).is_empty(),
+        "scratch left behind"
+    );
+}

@@ -4,6 +4,7 @@
 use anyhow::{Result, bail};
 
 mod build;
+mod install;
 mod pull;
 mod resolve;
 
@@ -14,6 +15,7 @@ pub(crate) fn run(area: Option<&str>, rest: &[String]) -> Result<()> {
         Some("pull") => pull::run(rest),
         Some("build") => build::run(rest),
         Some("resolve") => resolve::run(rest),
+        Some("install") => install::run(rest),
         Some(area) => bail!("benchmark area `{area}` is not implemented yet (areas: {AREAS})"),
         None => bail!("usage: cargo xtask bench <AREA> (areas: {AREAS})"),
     }

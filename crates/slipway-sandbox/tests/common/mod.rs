@@ -94,16 +94,26 @@ pub fn builder_image(arch: BuilderArch) -> Option<PathBuf> {
     Some(layout_dir)
 }
 
-/// The `slipway` binary (built by `cargo build -p slipway` if missing).
+/// The `slipway` binary, built by `cargo build -p slipway` (with
+/// `--release` when the tests themselves are optimised, i.e. benchmarks).
 pub fn slipway_bin() -> PathBuf {
+    let release = !cfg!(debug_assertions);
     let root = slipway_test_support::workspace_root();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let bin = target.join("debug/slipway");
+    let bin = target.join(if release {
+        "release/slipway"
+    } else {
+        "debug/slipway"
+    });
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut args = vec!["build", "-q", "-p", "slipway", "--bin", "slipway"];
+    if release {
+        args.push("--release");
+    }
     let status = std::process::Command::new(cargo)
-        .args(["build", "-q", "-p", "slipway", "--bin", "slipway"])
+        .args(args)
         .current_dir(&root)
         .status()
         .unwrap();

@@ -1,0 +1,25 @@
+//! `cargo xtask bench install`: 200 fixture RPMs installed into the
+//! debootstrap builder image by `slipway install` (rpm in the sandbox, layer
+//! capture, new image) against `rpm --root -i` and `dnf --installroot` of
+//! the same files, in the same run. The measurement itself is the ignored
+//! test `bench_install_200_rpms` of `slipway-sandbox` (it needs the test
+//! harness's builder rootfs and fixture builder), run optimised.
+
+use anyhow::Result;
+
+pub(crate) fn run(rest: &[String]) -> Result<()> {
+    let mut args = vec![
+        "test",
+        "-p",
+        "slipway-sandbox",
+        "--release",
+        "--test",
+        "bench_install",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ];
+    args.extend(rest.iter().map(String::as_str));
+    crate::util::cargo_with_env(&args, &[("SLIPWAY_TEST_PEERS", "1")])
+}
