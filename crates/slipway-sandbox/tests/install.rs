@@ -254,3 +254,64 @@ fn bootstrap_install_of_each_real_world_rpm_matches_cpio_plus_header_owners() {
         }
     }
 }
+
+#[test]
+fn bootstrap_on_the_overlay_keeps_modified_config_files_as_rpm_does() {
+    let Some(builder) = common::builder() else {
+        return;
+    };
+    let Some(_) = require_tool("rpmbuild") else {
+        return;
+    };
+    let rpm = rpm_files(&fixture_rpms())
+        .into_iter()
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("slip-files-")
+        })
+        .unwrap();
+    let dir = scratch("bootstrap-config");
+    // A lower with locally modified config files.
+    let local = dir.join("local");
+    fs_err::create_dir_all(local.join("etc/slip")).unwrap();
+    fs_err::write(local.join("etc/slip/keep.conf"), "keep = local\n").unwrap();
+    fs_err::write(local.join("etc/slip/slip.conf"), "setting = local\n").unwrap();
+    let sandbox = slipway_sandbox::Sandbox::new(dir.join("scratch"));
+    let files = vec![rpm.clone()];
+    let outcome = sandbox
+        .run_native(&[local, builder], "bootstrap", move |root| {
+            bootstrap_install(root, &files)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+        .unwrap();
+    let upper = outcome.upper();
+    let read = |p: &str| fs_err::read_to_string(upper.join(p)).unwrap();
+    // %config(noreplace): the local file stays, the new one is .rpmnew.
+    assert!(
+        !upper.join("etc/slip/keep.conf").exists(),
+        "keep.conf was replaced"
+    );
+    assert_eq!(read("etc/slip/keep.conf.rpmnew"), "keep = mine\n");
+    // %config: the new file wins, the local one is saved as .rpmorig.
+    assert_eq!(read("etc/slip/slip.conf"), "setting = 1\n");
+    assert_eq!(read("etc/slip/slip.conf.rpmorig"), "setting = local\n");
+    let ping = upper.join("usr/bin/slip-ping");
+    let caps = run_ok(Command::new("getcap").arg(&ping));
+    assert!(caps.contains("cap_net_raw=ep"), "{caps}");
+    assert_eq!(
+        fs_err::metadata(upper.join("usr/bin/slip-su"))
+            .unwrap()
+            .mode()
+            & 0o7777,
+        0o4755
+    );
+    assert!(
+        !upper.join("var/log/slip/slip.log").exists(),
+        "%ghost created"
+    );
+    // The merged-/usr builder: nothing was written beside its symlinks.
+    assert!(!upper.join("lib").exists() && !upper.join("bin").exists());
+}
