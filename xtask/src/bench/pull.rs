@@ -26,17 +26,18 @@ pub(crate) fn run(_rest: &[String]) -> Result<()> {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
 
-    let debug = std::env::var("SLIPWAY_BENCH_PROFILE").is_ok_and(|p| p == "debug");
-    if debug {
-        util::cargo(&["build", "-p", "slipway"])?;
-    } else {
-        util::cargo(&["build", "--release", "-p", "slipway"])?;
-    }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let slipway = target
-        .join(if debug { "debug" } else { "release" })
-        .join("slipway");
+    // `SLIPWAY_BENCH_BIN` runs another binary with the same `pull REF DEST` /
+    // `push SRC REF` arguments (e.g. the library's `transfer` example).
+    let slipway = match std::env::var_os("SLIPWAY_BENCH_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => {
+            util::cargo(&["build", "--release", "-p", "slipway"])?;
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| root.join("target"), PathBuf::from)
+                .join("release/slipway")
+        }
+    };
+    eprintln!("slipway binary: {}", slipway.display());
 
     let src = work.join("src");
     let total = make_image(&src)?;
