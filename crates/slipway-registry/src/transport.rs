@@ -113,6 +113,7 @@ pub async fn copy(
 ) -> Result<String> {
     match (src, dst) {
         (ImageLocation::Docker(from), ImageLocation::Oci { dir, tag }) => {
+            let existed = dir.exists();
             let layout = Layout::create_or_open(dir)?;
             let session = client.session(from, false, &[])?;
             let pulled = pull(
@@ -125,8 +126,17 @@ pub async fn copy(
                     reporter: options.reporter.clone(),
                 },
             )
-            .await?;
-            Ok(pulled.manifest.digest)
+            .await;
+            match pulled {
+                Ok(pulled) => Ok(pulled.manifest.digest),
+                Err(e) => {
+                    // Do not leave behind a layout this failed pull created.
+                    if !existed {
+                        let _ = fs_err::remove_dir_all(dir);
+                    }
+                    Err(e)
+                }
+            }
         }
         (ImageLocation::Oci { dir, tag }, ImageLocation::Docker(to)) => {
             let layout = Layout::open(dir)?;

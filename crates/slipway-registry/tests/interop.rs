@@ -212,6 +212,23 @@ fn two_platform_index_pulls_the_chosen_platform() {
         text.contains("linux/arm64") && text.contains("available: linux/386, linux/amd64"),
         "{text}"
     );
+    // Through `copy` (the CLI's path), a failed pull leaves no new layout behind.
+    let fresh = dir.join("fresh");
+    let err = slipway_registry::copy_blocking(
+        &opts,
+        &slipway_registry::ImageLocation::Docker(image.clone()),
+        &slipway_registry::ImageLocation::Oci {
+            dir: fresh.clone(),
+            tag: None,
+        },
+        &slipway_registry::CopyOptions {
+            platform: Some(Platform::parse("linux/s390x").unwrap()),
+            ..Default::default()
+        },
+    )
+    .expect_err("absent platform through copy");
+    assert!(matches!(err, Error::PlatformNotFound { .. }), "{err:?}");
+    assert!(!fresh.exists());
 }
 
 #[test]
