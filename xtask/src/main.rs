@@ -34,6 +34,11 @@ pub(crate) const TEST_WORLD_PACKAGES: &[&str] = &[
     "iproute2",
     "openssl",
     "buildah",
+    // slipway-vsyscall: static binaries, %patch, and the vsyscall=none boot test
+    "libc6-dev",
+    "patch",
+    "qemu-system-x86",
+    "linux-image-amd64",
 ];
 
 const USAGE: &str = "usage: cargo xtask <test|tidy|fixtures|bench AREA|demo>";
