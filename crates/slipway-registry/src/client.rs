@@ -282,7 +282,7 @@ impl Client {
         loop {
             let result = make().send().await;
             let retry = match &result {
-                Err(e) => !e.is_builder() && !e.is_redirect(),
+                Err(e) => !e.is_builder() && !e.is_redirect() && !is_tls_failure(e),
                 Ok(resp) => is_retryable_status(resp.status()),
             };
             if !retry || attempt >= opts.retries {
@@ -458,6 +458,34 @@ impl Session {
             Duration::from_secs(parsed.expires_in.unwrap_or(60).max(60)),
         ))
     }
+}
+
+/// TLS failures (bad certificate, a plain-HTTP server) are not transient.
+/// tokio-rustls reports them as `io::ErrorKind::InvalidData`, but the
+/// connector layers may hide that type, so rustls' messages count too.
+fn is_tls_failure(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::InvalidData
+        {
+            return true;
+        }
+        let text = e.to_string().to_ascii_lowercase();
+        if [
+            "certificate",
+            "corrupt message",
+            "handshake",
+            "invalidcontenttype",
+        ]
+        .iter()
+        .any(|needle| text.contains(needle))
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn is_retryable_status(status: StatusCode) -> bool {
