@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::Error;
-use crate::srpm::PatchedSource;
+use crate::srpm::{PatchedSource, UnpackedSrpm};
 
 /// Runs `rpmbuild` somewhere.
 pub trait BuildRunner {
@@ -120,6 +120,26 @@ pub fn rpmbuild_args(patched: &PatchedSource, options: &RebuildOptions) -> Vec<S
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     args.push(format!("SPECS/{spec_name}"));
     args
+}
+
+/// Run `%prep` only (`rpmbuild -bp`) of an unpacked source through
+/// `runner`: the check that the original spec's patches apply, before
+/// adding ours (as the seed's builder did).
+pub fn check_prep(
+    runner: &dyn BuildRunner,
+    unpacked: &UnpackedSrpm,
+    nodeps: bool,
+) -> Result<(), Error> {
+    let mut args = vec!["-bp".to_owned()];
+    if nodeps {
+        args.push("--nodeps".to_owned());
+    }
+    let spec_name = unpacked
+        .spec_path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    args.push(format!("SPECS/{spec_name}"));
+    runner.run_rpmbuild(&unpacked.topdir, &args, &[])
 }
 
 /// Rebuild `patched` with `rpmbuild -ba` through `runner`; return the RPMs.

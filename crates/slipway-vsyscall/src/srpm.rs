@@ -302,14 +302,22 @@ pub fn patch_srpm_with(
     topdir: &Path,
     owners: &Owners,
 ) -> Result<PatchedSource, Error> {
-    let unpacked = unpack(srpm, topdir, owners)?;
+    patch_unpacked(unpack(srpm, topdir, owners)?, patches)
+}
+
+/// Add `patches` to an already unpacked source (e.g. after checking its
+/// original `%prep` with [`crate::rebuild::check_prep`]).
+pub fn patch_unpacked(
+    unpacked: UnpackedSrpm,
+    patches: &[PatchFile],
+) -> Result<PatchedSource, Error> {
     let spec_text = fs_err::read_to_string(&unpacked.spec_path)?;
     let spec_patches: Vec<SpecPatch> = patches
         .iter()
         .map(|p| SpecPatch::new(p.name.clone(), p.flags.clone()))
         .collect();
     let edit = add_patches(&spec_text, &spec_patches)?;
-    let sources = topdir.join("SOURCES");
+    let sources = unpacked.topdir.join("SOURCES");
     let mut patch_paths = Vec::new();
     for patch in patches {
         let dest = sources.join(&patch.name);

@@ -265,3 +265,32 @@ fn patch_srpm_refuses_a_binary_rpm() {
         format!("`{}` is not a source RPM", binary.display())
     );
 }
+
+#[test]
+fn check_prep_passes_on_the_original_and_fails_on_a_patch_that_does_not_apply() {
+    use slipway_vsyscall::rebuild::check_prep;
+    use slipway_vsyscall::srpm::patch_unpacked;
+    let Some(srpm) = fixture_srpm("srpm-prep") else {
+        return;
+    };
+    let top = fresh_dir("prep-check");
+    let unpacked = unpack(&srpm, &top, &Owners::Keep).expect("unpack");
+    check_prep(&HostRunner::default(), &unpacked, true).expect("original %prep applies");
+    // A patch for another tree: the new %patch line fails in %prep.
+    let bad = top.join("bad.patch");
+    fs_err::write(
+        &bad,
+        "--- a/BUILD/vstime-1.0/missing.c\n+++ b/BUILD/vstime-1.0/missing.c\n@@ -1 +1 @@\n-a\n+b\n",
+    )
+    .expect("write");
+    let patched =
+        patch_unpacked(unpacked, &[PatchFile::new("bad.patch", &bad, "-E -p3")]).expect("edit");
+    let err = check_prep(&HostRunner::default(), &patched.srpm, true).unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("`rpmbuild --define _topdir "), "{text}");
+    assert!(
+        text.contains("-bp --nodeps SPECS/vstime.spec` failed"),
+        "{text}"
+    );
+    assert!(text.contains("missing.c"), "{text}");
+}
