@@ -6,10 +6,12 @@
 //!   (next free `PatchN:`, a matching `%patchN <flags>` at the end of `%prep`,
 //!   release bump); [`srpm::unpack`] unpacks a source RPM natively into an
 //!   rpmbuild topdir; [`srpm::patch_srpm`] does both and writes the patches
-//!   into `SOURCES/`; [`rebuild::rebuild`] runs `rpmbuild -ba` through a
-//!   [`rebuild::BuildRunner`] (on the host, or in the sandbox over a builder
-//!   image) and [`rebuild::create_repo`] indexes the binary RPMs with
-//!   `createrepo_c`.
+//!   into `SOURCES/` ([`srpm::patch_unpacked`] after [`rebuild::check_prep`]
+//!   when the original `%prep` is to be checked first); [`rebuild::rebuild`]
+//!   runs `rpmbuild -ba` through a [`rebuild::BuildRunner`] —
+//!   [`rebuild::HostRunner`] or [`sandbox::SandboxRunner`] (slipway-sandbox
+//!   over the builder's layers) — and [`rebuild::create_repo`] indexes the
+//!   binary RPMs with `createrepo_c`.
 //! * **Audit ELF files** — [`audit::audit`] walks a file or directory tree
 //!   (ELF executables, shared objects, relocatable objects, members of `.a`
 //!   archives), decodes executable sections with iced-x86 and reports each
