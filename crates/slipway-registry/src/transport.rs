@@ -13,7 +13,7 @@ use crate::push::{PushOptions, push};
 use crate::reference::Reference;
 use crate::reporter::{NoReporter, Reporter};
 
-/// Where an image is: `oci:DIR[:TAG]` or `docker://REF`.
+/// Where an image is: `oci:DIR[:TAG]`, an archive, or `docker://REF`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageLocation {
     /// An OCI layout directory, optionally a tag in it.
@@ -25,12 +25,14 @@ pub enum ImageLocation {
     },
     /// An image in a registry.
     Docker(Reference),
+    /// `oci-archive:FILE[:TAG]` or `docker-archive:FILE[:NAME:TAG]`, read and
+    /// written by `slipway-oci`.
+    Archive(slipway_oci::ImageRef),
 }
 
 impl ImageLocation {
-    /// Parse `oci:DIR[:TAG]` or `docker://REF`. `oci-archive:` and
-    /// `docker-archive:` are recognised but need slipway-oci's archive
-    /// support, which is not wired in yet.
+    /// Parse `oci:DIR[:TAG]`, `docker://REF`, or (through `slipway-oci`)
+    /// `oci-archive:FILE[:TAG]` and `docker-archive:FILE[:NAME:TAG]`.
     pub fn parse(text: &str) -> Result<Self> {
         if let Some(rest) = text.strip_prefix("docker://") {
             return Ok(Self::Docker(Reference::parse(rest)?));
@@ -53,15 +55,25 @@ impl ImageLocation {
                 tag,
             });
         }
-        let reason = if text.starts_with("oci-archive:") || text.starts_with("docker-archive:") {
-            "archives are written and read by slipway-oci, not wired into copy yet; use an `oci:` layout".to_owned()
-        } else {
-            "expected `oci:DIR[:TAG]` or `docker://REGISTRY/REPO[:TAG|@DIGEST]`".to_owned()
-        };
+        if text.starts_with("oci-archive:") || text.starts_with("docker-archive:") {
+            return Ok(Self::Archive(slipway_oci::ImageRef::parse(text)?));
+        }
         Err(Error::Transport {
             location: text.to_owned(),
-            reason,
+            reason: "expected `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME:TAG]` or `docker://REGISTRY/REPO[:TAG|@DIGEST]`".to_owned(),
         })
+    }
+
+    /// The same location as a `slipway-oci` reference (not for `docker://`).
+    fn local(&self) -> Option<slipway_oci::ImageRef> {
+        match self {
+            Self::Oci { dir, tag } => Some(slipway_oci::ImageRef::Oci {
+                path: dir.clone(),
+                reference: tag.clone(),
+            }),
+            Self::Archive(r) => Some(r.clone()),
+            Self::Docker(_) => None,
+        }
     }
 }
 
@@ -74,6 +86,7 @@ impl std::fmt::Display for ImageLocation {
             } => write!(f, "oci:{}:{tag}", dir.display()),
             Self::Oci { dir, tag: None } => write!(f, "oci:{}", dir.display()),
             Self::Docker(r) => write!(f, "docker://{r}"),
+            Self::Archive(r) => write!(f, "{r}"),
         }
     }
 }
@@ -190,6 +203,65 @@ pub async fn copy(
             )
             .await
         }
+        (ImageLocation::Docker(from), ImageLocation::Archive(to)) => {
+            // Pull into a temporary layout, then let slipway-oci write the archive.
+            let temp = tempfile::tempdir()?;
+            let dir = temp.path().join("layout");
+            let tag = from
+                .tag()
+                .unwrap_or(crate::reference::DEFAULT_TAG)
+                .to_owned();
+            let layout = Layout::create_or_open(&dir)?;
+            let session = client.session(from, false, &[])?;
+            pull(
+                &session,
+                from,
+                &layout,
+                &PullOptions {
+                    platform: options.platform.clone(),
+                    tag: Some(tag.clone()),
+                    reporter: options.reporter.clone(),
+                },
+            )
+            .await?;
+            let source = slipway_oci::ImageRef::Oci {
+                path: dir,
+                reference: Some(tag),
+            };
+            Ok(slipway_oci::copy(&source, to)?.digest().to_string())
+        }
+        (ImageLocation::Archive(from), ImageLocation::Docker(to)) => {
+            let temp = tempfile::tempdir()?;
+            let dir = temp.path().join("layout");
+            let staged = slipway_oci::ImageRef::Oci {
+                path: dir.clone(),
+                reference: Some("image".to_owned()),
+            };
+            slipway_oci::copy(from, &staged)?;
+            let layout = Layout::open(&dir)?;
+            let descriptor = layout.resolve(Some("image"))?;
+            let session = client.session(to, true, &[])?;
+            push(
+                &session,
+                &layout,
+                &descriptor,
+                to,
+                &PushOptions {
+                    mount_from: Vec::new(),
+                    reporter: options.reporter.clone(),
+                },
+            )
+            .await
+        }
+        (ImageLocation::Archive(_), _) | (_, ImageLocation::Archive(_)) => {
+            let (Some(s), Some(d)) = (src.local(), dst.local()) else {
+                return Err(Error::Transport {
+                    location: format!("{src} -> {dst}"),
+                    reason: "unsupported combination".to_owned(),
+                });
+            };
+            Ok(slipway_oci::copy(&s, &d)?.digest().to_string())
+        }
         (
             ImageLocation::Oci {
                 dir: sdir,
@@ -282,10 +354,10 @@ mod tests {
                 .to_string(),
             "docker://docker.io/library/centos:6.9"
         );
-        let err = ImageLocation::parse("oci-archive:x.tar")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("slipway-oci"), "{err}");
+        assert!(matches!(
+            ImageLocation::parse("docker-archive:x.tar").unwrap(),
+            ImageLocation::Archive(_)
+        ));
         assert!(ImageLocation::parse("centos").is_err());
     }
 }

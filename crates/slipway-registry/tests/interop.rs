@@ -66,6 +66,46 @@ fn skopeo_push_then_slipway_pull(format: &str, expected_media_type: &str) {
             .args(["inspect"])
             .arg(format!("oci:{}:v1", dest.display())));
     }
+    // Registry → archives (written by slipway-oci), judged by skopeo; and an
+    // archive pushed back to the registry.
+    let reference = Reference::parse(&image).unwrap();
+    for archive in [
+        format!("oci-archive:{}:v1", dir.join("image.oci.tar").display()),
+        format!(
+            "docker-archive:{}:interop/{format}:v1",
+            dir.join("image.docker.tar").display()
+        ),
+    ] {
+        slipway_registry::copy_blocking(
+            &options(creds.as_deref()),
+            &slipway_registry::ImageLocation::Docker(reference.clone()),
+            &slipway_registry::ImageLocation::parse(&archive).unwrap(),
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("pull into {archive}: {e}"));
+        // (As for `oci:` above: skopeo skips Docker media types in OCI layouts.)
+        if !archive.starts_with("oci-archive:")
+            || expected_media_type == slipway_registry::manifest::OCI_MANIFEST
+        {
+            run(Command::new(&skopeo).arg("inspect").arg(&archive));
+        }
+        let back = Reference::parse(&format!(
+            "{}/interop/from-archive:{format}",
+            registry.host()
+        ))
+        .unwrap();
+        slipway_registry::copy_blocking(
+            &options(creds.as_deref()),
+            &slipway_registry::ImageLocation::parse(&archive).unwrap(),
+            &slipway_registry::ImageLocation::Docker(back.clone()),
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("push {archive}: {e}"));
+        run(Command::new(&skopeo)
+            .args(["inspect"])
+            .args(skopeo_tls(creds.as_deref(), ""))
+            .arg(format!("docker://{back}")));
+    }
 }
 
 #[test]

@@ -8,9 +8,9 @@ use super::pull::{RegistryArgs, reporter};
 /// Arguments of `slipway copy`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct CopyArgs {
-    /// Source: `oci:DIR[:TAG]` or `docker://REF`.
+    /// Source: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE` or `docker://REF`.
     pub(crate) source: String,
-    /// Destination: `oci:DIR[:TAG]` or `docker://REF`.
+    /// Destination: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME:TAG]` or `docker://REF`.
     pub(crate) dest: String,
     /// Platform to choose when the source is a multi-platform image.
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]

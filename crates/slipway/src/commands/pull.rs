@@ -65,7 +65,8 @@ pub(crate) struct PullArgs {
     /// Image to pull: `REGISTRY/REPO[:TAG|@DIGEST]` (Docker Hub names such as
     /// `centos:6.9` work; a `docker://` prefix is accepted).
     pub(crate) reference: String,
-    /// Where to write it: `oci:DIR[:TAG]` (default: `oci:<repo name>:<tag>`).
+    /// Where to write it: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]` or
+    /// `docker-archive:FILE[:NAME:TAG]` (default: `oci:<repo name>:<tag>`).
     pub(crate) dest: Option<String>,
     /// Platform to choose from a multi-platform image, e.g. `linux/386`
     /// (default: this machine's).
@@ -93,8 +94,8 @@ pub(crate) fn run(args: PullArgs) -> anyhow::Result<()> {
             ),
         },
     };
-    if !matches!(dest, ImageLocation::Oci { .. }) {
-        anyhow::bail!("`slipway pull` writes `oci:` layouts; use `slipway copy` for `{dest}`");
+    if matches!(dest, ImageLocation::Docker(_)) {
+        anyhow::bail!("`slipway pull` writes local images; use `slipway copy` for `{dest}`");
     }
     let options = CopyOptions {
         platform: args.platform.as_deref().map(Platform::parse).transpose()?,

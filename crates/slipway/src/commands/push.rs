@@ -8,7 +8,7 @@ use super::pull::{RegistryArgs, reporter};
 /// Arguments of `slipway push`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct PushArgs {
-    /// Image to push: `oci:DIR[:TAG]`.
+    /// Image to push: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]` or `docker-archive:FILE`.
     pub(crate) source: String,
     /// Where to push it: `REGISTRY/REPO[:TAG|@DIGEST]` (a `docker://` prefix is accepted).
     pub(crate) reference: String,
@@ -18,8 +18,8 @@ pub(crate) struct PushArgs {
 
 pub(crate) fn run(args: PushArgs) -> anyhow::Result<()> {
     let source = ImageLocation::parse(&args.source)?;
-    if !matches!(source, ImageLocation::Oci { .. }) {
-        anyhow::bail!("`slipway push` reads `oci:` layouts; use `slipway copy` for `{source}`");
+    if matches!(source, ImageLocation::Docker(_)) {
+        anyhow::bail!("`slipway push` reads local images; use `slipway copy` for `{source}`");
     }
     let text = args
         .reference
