@@ -166,6 +166,59 @@ fn fetch_entry(
     Ok(Some((path, url)))
 }
 
+/// Like [`fetch_entry`] for a file the caller verifies while reading it:
+/// a store hit is returned unverified (`fresh` false), anything else is
+/// downloaded and verified (`fresh` true).
+fn fetch_entry_lazy(
+    repo: &Repo,
+    kind: &str,
+    store: &Store,
+    transport: &Transport,
+    fresh: &std::cell::Cell<bool>,
+) -> Result<Option<(std::path::PathBuf, String)>> {
+    let Some(entry) = repo.repomd.data.get(kind) else {
+        return Ok(None);
+    };
+    let path = store.path_of(&entry.checksum);
+    if path.is_file() {
+        fresh.set(false);
+        return Ok(Some((path, join_url(&repo.baseurl, &entry.location))));
+    }
+    fresh.set(true);
+    fetch_entry(repo, kind, store, transport)
+}
+
+/// A reader that hashes what passes through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Hasher,
+}
+
+impl<R: std::io::Read> HashingReader<R> {
+    fn new(inner: R, kind: &str) -> Result<Self> {
+        Ok(Self {
+            inner,
+            hasher: Hasher::new(kind)?,
+        })
+    }
+
+    /// Read to the end (the parser may stop before trailing bytes) and
+    /// return the hex digest.
+    fn finish(mut self) -> String {
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut self, &mut rest);
+        self.hasher.finish()
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 fn read_packages(
     repo: &Repo,
     store: &Store,
@@ -176,22 +229,56 @@ fn read_packages(
     let has_xml = repo.repomd.data.contains_key("primary");
     if has_db && (format == Format::Sqlite || !has_xml) {
         let Some((path, url)) = fetch_entry(repo, "primary_db", store, transport)? else {
-            unreachable!("checked above")
+            return Err(Error::Metadata {
+                file: repo.baseurl.clone(),
+                message: "no primary_db metadata".into(),
+            });
         };
         let db = uncompressed_db(store, &path, &repo.repomd.data["primary_db"].checksum)?;
         return read_primary_db(&db, &url);
     }
-    let Some((path, url)) = fetch_entry(repo, "primary", store, transport)? else {
+    let fresh = std::cell::Cell::new(false);
+    let Some((path, url)) = fetch_entry_lazy(repo, "primary", store, transport, &fresh)? else {
         return Err(Error::Metadata {
             file: repo.baseurl.clone(),
             message: "no primary metadata".into(),
         });
     };
+    let entry = &repo.repomd.data["primary"];
     let mut packages = Vec::new();
-    let file = fs_err::File::open(&path)?;
-    parse_primary(BufReader::with_capacity(256 * 1024, file), &url, |p| {
-        packages.push(p)
-    })?;
+    if fresh.get() {
+        let file = fs_err::File::open(&path)?;
+        parse_primary(BufReader::with_capacity(256 * 1024, file), &url, |p| {
+            packages.push(p)
+        })?;
+    } else {
+        // A store hit: verify the checksum in the same pass as the parse
+        // (reading 100 MB twice costs more than parsing it).
+        let file = fs_err::File::open(&path)?;
+        let mut hashing = HashingReader::new(file, &entry.checksum.kind)?;
+        let parsed = parse_primary(
+            BufReader::with_capacity(256 * 1024, &mut hashing),
+            &url,
+            |p| packages.push(p),
+        );
+        if let Err(e) = parsed {
+            // A damaged store entry shows up as a parse error first.
+            if crate::store::hash_file(&path, &entry.checksum.kind)? == entry.checksum.value {
+                return Err(e);
+            }
+        }
+        let actual = hashing.finish();
+        if actual != entry.checksum.value {
+            let _ = fs_err::remove_file(&path);
+            return Err(Error::Checksum {
+                what: format!("store entry {}", path.display()),
+                url,
+                kind: entry.checksum.kind.clone(),
+                expected: entry.checksum.value.clone(),
+                actual,
+            });
+        }
+    }
     Ok(packages)
 }
 

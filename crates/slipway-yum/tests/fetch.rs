@@ -383,3 +383,25 @@ fn gpgcheck_verifies_signatures_with_the_repo_key() {
         "a package failing its check stays out of the store"
     );
 }
+
+#[test]
+fn corrupt_store_entry_is_caught_while_parsing_and_refetched() {
+    let Some((_dir, server)) = served_copy("r") else {
+        return;
+    };
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Store::new(store_dir.path());
+    let config = RepoConfig::with_baseurl("r", &format!("{}/r", server.url()));
+    let transport = Transport::new().unwrap();
+    let first = load_repo(&config, &store, &transport, &options()).unwrap();
+    let entry = store.path_of(&first.repomd.data["primary"].checksum);
+    let mut bytes = fs_err::read(&entry).unwrap();
+    bytes.extend_from_slice(b"\0junk");
+    fs_err::write(&entry, bytes).unwrap();
+    let err = load_repo(&config, &store, &transport, &options()).unwrap_err();
+    assert!(matches!(err, Error::Checksum { .. }), "{err}");
+    assert!(err.to_string().contains("store entry"), "{err}");
+    assert!(!entry.exists(), "the bad entry is removed");
+    let again = load_repo(&config, &store, &transport, &options()).unwrap();
+    assert_eq!(again.packages, first.packages);
+}

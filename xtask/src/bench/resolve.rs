@@ -247,7 +247,7 @@ pub(crate) fn run(_rest: &[String]) -> Result<()> {
         c.args(words);
         c
     };
-    let dnf_cmd = |round: usize| {
+    let dnf_cmd = |round: usize, quiet: bool| {
         let installroot = work.join(format!("dnf-root-{round}"));
         let mut c = Command::new("dnf");
         c.arg("--installroot")
@@ -257,13 +257,13 @@ pub(crate) fn run(_rest: &[String]) -> Result<()> {
                 "--setopt=cachedir={}",
                 work.join("dnf-cache").display()
             ))
+            .args(if quiet { &["-q"][..] } else { &[][..] })
             .args([
                 "--setopt=*.gpgcheck=0",
                 "--releasever",
                 "6",
                 "--forcearch",
                 "x86_64",
-                "-q",
                 "--assumeno",
                 "install",
             ])
@@ -275,20 +275,28 @@ pub(crate) fn run(_rest: &[String]) -> Result<()> {
 
     // Warm-up (fills slipway's store and dnf's metadata cache), then compare sizes.
     let (_, ours) = time(&mut slipway_cmd(&install_words))?;
-    let (_, _) = time(&mut dnf_cmd(0))?;
+    let (_, _) = time(&mut dnf_cmd(0, true))?;
     let ours_n = ours.matches("\"action\"").count();
+    // dnf's transaction size, from its summary ("Install  N Packages").
+    let (_, dnf_out) = time(&mut dnf_cmd(ROUNDS + 1, false))?;
+    let dnf_n = dnf_out
+        .lines()
+        .find_map(|l| l.strip_prefix("Install "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
 
     let (mut sw, mut dn, mut parse) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=ROUNDS {
         sw.push(time(&mut slipway_cmd(&install_words))?.0);
-        dn.push(time(&mut dnf_cmd(round))?.0);
+        dn.push(time(&mut dnf_cmd(round, true))?.0);
         // Nothing to update and nothing installed: the run is loading and
         // parsing primary.xml (uncompressed) from the store, end to end.
         parse.push(time(&mut slipway_cmd(&["update".to_owned()]))?.0);
     }
     let (sw, dn, parse) = (median(sw), median(dn), median(parse));
     println!(
-        "resolve {PACKAGES} packages, {REQUEST}-package request -> {ours_n} packages in the transaction"
+        "resolve {PACKAGES} packages, {REQUEST}-package request -> slipway {ours_n}, dnf {dnf_n} packages in the transaction"
     );
     println!("  slipway resolve   median {sw:.3} s");
     println!("  dnf --assumeno    median {dn:.3} s");
