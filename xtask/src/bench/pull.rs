@@ -1,8 +1,8 @@
 //! `cargo xtask bench pull`: slipway pull/push against `skopeo copy` through
 //! Debian's `docker-registry` on loopback, with a ≥ 300 MB multi-layer image.
 //!
-//! The image is made here (random data in uncompressed tar layers, so the
-//! time is transfer and hashing, not compression), pushed once with skopeo,
+//! The image is made here (random data in gzip layers, so the time is
+//! transfer and hashing, not compression), pushed once with skopeo,
 //! then pulled into cold (fresh) layouts by both tools, alternating. Pushes go
 //! to a fresh registry per run so that no tool can mount blobs it pushed before.
 
@@ -159,7 +159,7 @@ fn digest_of(path: &Path) -> Result<(String, u64)> {
     Ok((hex, std::fs::metadata(path)?.len()))
 }
 
-/// An OCI layout with `LAYERS` uncompressed tar layers of random data, tagged `v1`.
+/// An OCI layout with `LAYERS` gzip tar layers of random data, tagged `v1`.
 fn make_image(dir: &Path) -> Result<u64> {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs)?;
@@ -182,13 +182,18 @@ fn make_image(dir: &Path) -> Result<u64> {
             tar.display()
         ))?;
         std::fs::remove_dir_all(&tree)?;
-        let (hex, size) = digest_of(&tar)?;
-        std::fs::rename(&tar, blobs.join(&hex))?;
+        // Gzip (fast level) so that skopeo pushes the blobs as they are
+        // instead of compressing uncompressed layers on the way.
+        let (diff_hex, _) = digest_of(&tar)?;
+        sh(&format!("pigz -1 -n '{}'", tar.display()))?;
+        let gz = dir.join(format!("layer-{i}.tar.gz"));
+        let (hex, size) = digest_of(&gz)?;
+        std::fs::rename(&gz, blobs.join(&hex))?;
         total += size;
         layers.push(format!(
-            r#"{{"digest":"sha256:{hex}","mediaType":"application/vnd.oci.image.layer.v1.tar","size":{size}}}"#
+            r#"{{"digest":"sha256:{hex}","mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":{size}}}"#
         ));
-        diff_ids.push(format!(r#""sha256:{hex}""#));
+        diff_ids.push(format!(r#""sha256:{diff_hex}""#));
     }
     let config = format!(
         r#"{{"architecture":"amd64","config":{{}},"os":"linux","rootfs":{{"diff_ids":[{}],"type":"layers"}}}}"#,
