@@ -7,8 +7,9 @@ mod build;
 mod install;
 mod pull;
 mod resolve;
+mod vsyscall;
 
-const AREAS: &str = "layers, pull, resolve, install, build";
+const AREAS: &str = "layers, pull, resolve, install, build, vsyscall";
 
 pub(crate) fn run(area: Option<&str>, rest: &[String]) -> Result<()> {
     match area {
@@ -16,6 +17,7 @@ pub(crate) fn run(area: Option<&str>, rest: &[String]) -> Result<()> {
         Some("build") => build::run(rest),
         Some("resolve") => resolve::run(rest),
         Some("install") => install::run(rest),
+        Some("vsyscall") => vsyscall::run(rest),
         Some(area) => bail!("benchmark area `{area}` is not implemented yet (areas: {AREAS})"),
         None => bail!("usage: cargo xtask bench <AREA> (areas: {AREAS})"),
     }
