@@ -405,3 +405,41 @@ fn corrupt_store_entry_is_caught_while_parsing_and_refetched() {
     let again = load_repo(&config, &store, &transport, &options()).unwrap();
     assert_eq!(again.packages, first.packages);
 }
+
+/// `mirrorlist=` (a file of base URLs; the first dead one is skipped) with
+/// `$basearch` substituted, and `exclude=` hiding packages.
+#[test]
+fn mirrorlist_and_exclude() {
+    let Some((dir, server)) = served_copy("r") else {
+        return;
+    };
+    fs_err::write(
+        dir.path().join("mirrors.txt"),
+        format!(
+            "# mirrors\nhttp://127.0.0.1:9/nothing-here/$basearch/\n{}/r/\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let text = format!(
+        "[m]\nmirrorlist={}/mirrors.txt\nexclude=gamma* needs-*\n",
+        server.url()
+    );
+    let configs = parse_repo_file(&text, Path::new("m.repo"), &Vars::new("x86_64", "6")).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let repo = load_repo(
+        &configs[0],
+        &Store::new(store.path()),
+        &Transport::new().unwrap(),
+        &options(),
+    )
+    .unwrap();
+    assert_eq!(repo.baseurl, format!("{}/r/", server.url()));
+    assert!(repo.packages.iter().any(|p| p.name == "alpha"));
+    assert!(
+        !repo
+            .packages
+            .iter()
+            .any(|p| p.name == "gamma" || p.name.starts_with("needs-"))
+    );
+}
