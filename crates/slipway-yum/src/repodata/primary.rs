@@ -362,6 +362,22 @@ mod tests {
     }
 
     #[test]
+    fn no_prefix_or_byte_flip_panics() {
+        for cut in 0..ONE.len() {
+            if ONE.is_char_boundary(cut) {
+                let _ = parse(&ONE[..cut]);
+            }
+        }
+        let bytes = ONE.as_bytes();
+        for i in 0..bytes.len() {
+            let mut b = bytes.to_vec();
+            b[i] = b'<';
+            let mut out = Vec::new();
+            let _ = parse_primary(b.as_slice(), "primary.xml", |p| out.push(p));
+        }
+    }
+
+    #[test]
     fn truncated_is_an_error() {
         let cut = &ONE[..ONE.len() / 2];
         let err = parse(cut).unwrap_err().to_string();
