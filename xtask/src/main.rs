@@ -29,6 +29,8 @@ pub(crate) const TEST_WORLD_PACKAGES: &[&str] = &[
     "runc",
     "crun",
     "pigz",
+    // slipway-oci: `setcap` for the security.capability round trip through umoci
+    "libcap2-bin",
     "gcc",
     "make",
     "iproute2",

@@ -5,6 +5,7 @@ use anyhow::{Result, bail};
 
 mod build;
 mod install;
+mod layers;
 mod pull;
 mod resolve;
 mod vsyscall;
@@ -13,6 +14,7 @@ const AREAS: &str = "layers, pull, resolve, install, build, vsyscall";
 
 pub(crate) fn run(area: Option<&str>, rest: &[String]) -> Result<()> {
     match area {
+        Some("layers") => layers::run(rest),
         Some("pull") => pull::run(rest),
         Some("build") => build::run(rest),
         Some("resolve") => resolve::run(rest),
