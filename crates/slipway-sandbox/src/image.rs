@@ -46,8 +46,26 @@ impl StagedImage {
 /// (reused when already there; written to a temporary directory and renamed
 /// into place, so a killed unpack leaves nothing half-made).
 pub fn stage_image(image: &str, store: &Path) -> Result<StagedImage> {
+    stage_image_for(image, store, None)
+}
+
+/// Like [`stage_image`], choosing `platform` from a multi-platform `oci:`
+/// layout (other transports hold one image).
+pub fn stage_image_for(
+    image: &str,
+    store: &Path,
+    platform: Option<&Platform>,
+) -> Result<StagedImage> {
     let reference = ImageRef::parse_or_oci_dir(image).map_err(|e| oci(image, e))?;
-    let local = LocalImage::open(&reference).map_err(|e| oci(image, e))?;
+    let local = match (&reference, platform) {
+        (ImageRef::Oci { path, reference }, Some(platform)) => {
+            let layout = OciLayout::open(path).map_err(|e| oci(image, e))?;
+            let chosen = Image::load_for(&layout, reference.as_deref(), platform)
+                .map_err(|e| oci(image, e))?;
+            LocalImage::from_layout(layout, chosen)
+        }
+        _ => LocalImage::open(&reference).map_err(|e| oci(image, e))?,
+    };
     let digest = local
         .image
         .descriptor
@@ -94,10 +112,43 @@ pub fn write_with_layer(
     let temp = tempfile::Builder::new()
         .prefix("slipway-image-")
         .tempdir_in(scratch)?;
-    let layout = OciLayout::create(temp.path().join("layout")).map_err(|e| oci(dest, e))?;
+    // An `oci:` destination is written in place (it must be new); anything
+    // else goes through a temporary layout and `write_image_to`.
+    let direct = match &dest_ref {
+        ImageRef::Oci { path, .. } => Some(path.clone()),
+        _ => None,
+    };
+    // The new layout is assembled beside its destination and renamed into
+    // place at the end, so a failure never leaves a half-written image.
+    let layout_dir = match &direct {
+        Some(path) => {
+            if path.exists() && fs_err::read_dir(path)?.next().is_some() {
+                return Err(Error::Image {
+                    what: dest.to_owned(),
+                    source: format!("`{}` exists and is not empty", path.display()).into(),
+                });
+            }
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            fs_err::create_dir_all(parent)?;
+            tempfile::Builder::new()
+                .prefix(&format!(".{name}.tmp-"))
+                .tempdir_in(parent)?
+                .keep()
+                .join("layout")
+        }
+        None => temp.path().join("layout"),
+    };
+    let _cleanup = direct
+        .as_ref()
+        .and_then(|_| layout_dir.parent().map(TempGuard));
+    let layout = OciLayout::create(&layout_dir).map_err(|e| oci(dest, e))?;
     let image = &base.local.image;
     for blob in image.blobs() {
-        copy_blob(&base.local.layout, &layout, &blob).map_err(|e| oci(dest, e))?;
+        link_or_copy_blob(&base.local.layout, &layout, &blob).map_err(|e| oci(dest, e))?;
     }
     let layer = outcome.capture(&layout, transient, options)?;
     let mut config: ImageConfig = image.config.clone();
@@ -105,8 +156,39 @@ pub fn write_with_layer(
     let mut layers: Vec<Descriptor> = image.layers().to_vec();
     layers.push(layer.descriptor);
     let tag = dest_ref.reference().unwrap_or("latest").to_owned();
-    write_image(&layout, &config, &layers, Some(&tag)).map_err(|e| oci(dest, e))?;
+    let manifest = write_image(&layout, &config, &layers, Some(&tag)).map_err(|e| oci(dest, e))?;
+    if let Some(path) = &direct {
+        fs_err::rename(&layout_dir, path)?;
+        return Ok(manifest);
+    }
     let written = Image::load(&layout, Some(&tag)).map_err(|e| oci(dest, e))?;
     let local = LocalImage::from_layout(layout, written);
     write_image_to(&local, &dest_ref).map_err(|e| oci(dest, e))
+}
+
+/// Blobs are immutable and content-addressed: on the same file system a
+/// hard link is as good as a verified copy and costs nothing. Otherwise
+/// `copy_blob` copies and verifies.
+fn link_or_copy_blob(
+    from: &OciLayout,
+    to: &OciLayout,
+    descriptor: &Descriptor,
+) -> slipway_oci::Result<()> {
+    if let Ok(digest) = slipway_oci::Digest::try_from(descriptor.digest()) {
+        let target = to.blob_path(&digest);
+        if target.exists() || std::fs::hard_link(from.blob_path(&digest), &target).is_ok() {
+            return Ok(());
+        }
+    }
+    copy_blob(from, to, descriptor)
+}
+
+/// Removes a temporary directory on drop (also after a successful rename,
+/// when it is empty).
+struct TempGuard<'a>(&'a Path);
+
+impl Drop for TempGuard<'_> {
+    fn drop(&mut self) {
+        let _ = crate::remove_tree(self.0);
+    }
 }

@@ -60,7 +60,10 @@ fn bench_install_200_rpms() {
             .env("SLIPWAY_STORE", &store),
     );
 
-    let rounds = 3;
+    let rounds: usize = std::env::var("SLIPWAY_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
     let mut ours = Vec::new();
     let mut rpm_root = Vec::new();
     let mut dnf_root = Vec::new();

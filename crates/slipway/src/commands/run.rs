@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use slipway_sandbox::image::stage_image;
+use slipway_sandbox::image::stage_image_for;
 use slipway_sandbox::{Base, Echo, Sandbox, Step};
 
 /// Arguments of `slipway run`.
@@ -46,13 +46,15 @@ pub(crate) fn store_root(store: Option<&PathBuf>) -> PathBuf {
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<()> {
     slipway_sandbox::interrupt::install_handlers().context("cannot install signal handlers")?;
     let store = store_root(args.store.as_ref());
-    let staged = stage_image(&args.image, &store)
+    let platform = args
+        .platform
+        .as_deref()
+        .map(slipway_sandbox::slipway_oci::Platform::parse)
+        .transpose()?;
+    let staged = stage_image_for(&args.image, &store, platform.as_ref())
         .with_context(|| format!("cannot stage `{}`", args.image))?;
-    let linux32 = match &args.platform {
-        Some(p) => {
-            let platform = slipway_sandbox::slipway_oci::Platform::parse(p)?;
-            platform.architecture == "386"
-        }
+    let linux32 = match &platform {
+        Some(p) => p.architecture == "386",
         None => staged.is_i686(),
     };
     let mut step = Step::new("run", &args.command);
