@@ -1,11 +1,7 @@
 //! OCI images for slipway: image layouts, deterministic layers, image
 //! config/manifest/index, `oci-archive` and `docker-archive`, transports and
-//! safe unpacking.
-//!
-//! Every blob is content-addressed and written through a temporary file that
-//! is renamed into place once its digest is known; every JSON blob goes
-//! through [`canonical_json`]; layer tars are built header by header so the
-//! same tree always gives the same bytes.
+//! safe unpacking. Shared types (digests, descriptors via [`oci_spec`],
+//! platforms) live here; this crate knows nothing of registries or tokio.
 //!
 //! ```no_run
 //! use slipway_oci::{ImageConfig, LayerOptions, OciLayout, Platform, write_image, write_layer_from_dir};
@@ -21,6 +17,42 @@
 //! println!("{}", manifest.digest());
 //! # Ok(()) }
 //! ```
+//!
+//! # Decisions
+//!
+//! - **Blobs** are written to a temporary file inside the layout, hashed while
+//!   written, and renamed to `blobs/sha256/<hex>` only when complete (and
+//!   checked, with [`BlobWriter::finish_verified`]). `index.json` is replaced
+//!   atomically. Every JSON blob goes through [`canonical_json`] (sorted keys,
+//!   compact), because oci-spec keeps maps in `HashMap`s.
+//! - **Configs** stay raw JSON ([`ImageConfig`]): a pulled config keeps its
+//!   unknown fields, and an unedited one keeps its bytes and digest.
+//! - **Layer tars** are built header by header ([`tar::TarWriter`]): entries in
+//!   depth-first order with each directory's names sorted by bytes (paths
+//!   sorted component by component; parents before children), USTAR headers
+//!   with numeric ids and empty user/group names, mtimes clamped to
+//!   `SOURCE_DATE_EPOCH` (default [`DEFAULT_SOURCE_DATE_EPOCH`] = 0, never the
+//!   clock), no atime/ctime, PAX records only for what USTAR cannot hold
+//!   (long paths/targets, big sizes/ids, `SCHILY.xattr.*`), hard links by
+//!   device and inode (the first path in order is the file). `security.selinux`
+//!   is left out: it describes the host, not the image.
+//! - **gzip** is deflate level 6 with zlib-rs in independent 512 KiB blocks
+//!   (each primed with the previous 32 KiB, as pigz does) compressed on all
+//!   CPUs and joined into one member with mtime 0 and OS byte 255: the output
+//!   does not depend on the thread count. The tar digest (diff id) and the
+//!   compressed digest are computed in the same pass. zstd is level 3.
+//! - **Unpacking** resolves every parent with `openat2(RESOLVE_BENEATH)`, never
+//!   follows the final component, and refuses (and reports in
+//!   [`UnpackReport`]) entries with `..`, absolute paths, paths through a
+//!   symlink that leaves the target (absolute symlinks included), hard links to
+//!   such paths, and whiteouts of `.`/`..`; the rest of the layer is applied.
+//!   Directory modes and times are set at the end of each layer.
+//! - **Transports** ([`ImageRef`]): `oci:`, `oci-archive:` (a deterministic
+//!   tar of a layout holding just the image) and `docker-archive:` (the
+//!   `docker save` layout: `<id>/layer.tar` uncompressed, `manifest.json`,
+//!   `repositories`). Archives are read by extracting them (safely) to a
+//!   temporary directory; destinations are written beside their path and
+//!   renamed into place.
 #![deny(missing_docs)]
 
 mod compress;

@@ -86,6 +86,7 @@ pub fn unpack(
             let mut unpacker = LayerUnpacker::new(&root, dir, index, options, &mut report);
             unpacker.apply(&mut compressed)?
         };
+        io::copy(&mut compressed, &mut io::sink())?;
         let (actual, size) = compressed.finish();
         if actual != digest || size != descriptor.size() {
             return Err(Error::DigestMismatch {
@@ -174,7 +175,9 @@ struct LayerUnpacker<'a> {
     report: &'a mut UnpackReport,
     /// Paths this layer has written (an opaque marker keeps them).
     written: HashSet<Vec<u8>>,
-    dir_times: Vec<(Vec<u8>, i64)>,
+    /// Directories of this layer whose mode and mtime are set at its end
+    /// (a read-only directory must not stop its children; children change mtimes).
+    dirs: Vec<(Vec<u8>, u32, i64)>,
 }
 
 /// Why an entry is refused.
@@ -195,7 +198,7 @@ impl<'a> LayerUnpacker<'a> {
             options,
             report,
             written: HashSet::new(),
-            dir_times: Vec::new(),
+            dirs: Vec::new(),
         }
     }
 
@@ -224,7 +227,7 @@ impl<'a> LayerUnpacker<'a> {
             // Read the rest (the end-of-archive blocks and any padding) so the diff id covers it all.
             io::copy(archive.into_inner(), &mut io::sink())?;
         }
-        self.set_dir_times();
+        self.finish_dirs()?;
         Ok(hashing.finish())
     }
 
@@ -299,7 +302,6 @@ impl<'a> LayerUnpacker<'a> {
                         .map_err(|e| self.io_error("creating directory", &path, e))?;
                 }
                 self.set_meta(&parent, name, &path, &meta, true)?;
-                self.dir_times.push((path.clone(), meta.mtime));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let fd = rustix::fs::openat(
@@ -501,7 +503,9 @@ impl<'a> LayerUnpacker<'a> {
                 Mode::empty(),
             )
             .map_err(|e| self.io_error("opening", path, e))?;
-            return self.set_fd_meta_no_time(fd.as_fd(), path, meta);
+            self.set_fd_meta_no_time(fd.as_fd(), path, meta, false)?;
+            self.dirs.push((path.to_vec(), meta.mode, meta.mtime));
+            return Ok(());
         }
         // Symlinks and nodes: owner and time on the entry itself; nodes also get a mode.
         if self.options.preserve_owners {
@@ -543,7 +547,7 @@ impl<'a> LayerUnpacker<'a> {
         path: &[u8],
         meta: &Meta,
     ) -> Result<(), EntryError> {
-        self.set_fd_meta_no_time(fd, path, meta)?;
+        self.set_fd_meta_no_time(fd, path, meta, true)?;
         rustix::fs::futimens(fd, &times(meta.mtime))
             .map_err(|e| self.io_error("setting the time of", path, e))
     }
@@ -553,6 +557,7 @@ impl<'a> LayerUnpacker<'a> {
         fd: rustix::fd::BorrowedFd<'_>,
         path: &[u8],
         meta: &Meta,
+        chmod: bool,
     ) -> Result<(), EntryError> {
         if self.options.preserve_owners {
             rustix::fs::fchown(
@@ -563,8 +568,10 @@ impl<'a> LayerUnpacker<'a> {
             .map_err(|e| self.io_error("changing the owner of", path, e))?;
         }
         // After chown, which clears setuid/setgid.
-        rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode))
-            .map_err(|e| self.io_error("changing the mode of", path, e))?;
+        if chmod {
+            rustix::fs::fchmod(fd, Mode::from_raw_mode(meta.mode))
+                .map_err(|e| self.io_error("changing the mode of", path, e))?;
+        }
         for (name, value) in &meta.xattrs {
             if let Err(e) = rustix::fs::fsetxattr(fd, name.as_slice(), value, XattrFlags::empty()) {
                 self.report.warnings.push(format!(
@@ -579,15 +586,35 @@ impl<'a> LayerUnpacker<'a> {
         Ok(())
     }
 
-    fn set_dir_times(&mut self) {
-        for (path, mtime) in std::mem::take(&mut self.dir_times).into_iter().rev() {
-            let _ = rustix::fs::utimensat(
-                self.root,
-                path.as_slice(),
-                &times(mtime),
-                AtFlags::SYMLINK_NOFOLLOW,
-            );
+    /// Set the mode and mtime of this layer's directories, deepest last-seen
+    /// first, each reached again through [`resolve_dir`](Self::resolve_dir)
+    /// (a later entry may have replaced a parent with a symlink). Directories
+    /// removed since are skipped.
+    fn finish_dirs(&mut self) -> Result<()> {
+        for (path, mode, mtime) in std::mem::take(&mut self.dirs).into_iter().rev() {
+            let components: Vec<Vec<u8>> = if path.is_empty() {
+                Vec::new()
+            } else {
+                path.split(|&b| b == b'/').map(<[u8]>::to_vec).collect()
+            };
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd = match components.split_last() {
+                None => rustix::fs::openat(self.root, ".", flags, Mode::empty()),
+                Some((name, parents)) => match self.resolve_dir(parents, false) {
+                    Ok(parent) => {
+                        rustix::fs::openat(&parent, name.as_slice(), flags, Mode::empty())
+                    }
+                    Err(_) => continue,
+                },
+            };
+            let Ok(fd) = fd else { continue };
+            let full = self.dir.join(std::ffi::OsStr::from_bytes(&path));
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
+                .map_err(|e| Error::io_at("changing the mode of", &full)(e.into()))?;
+            rustix::fs::futimens(&fd, &times(mtime))
+                .map_err(|e| Error::io_at("setting the time of", &full)(e.into()))?;
         }
+        Ok(())
     }
 }
 

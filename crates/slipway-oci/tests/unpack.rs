@@ -43,6 +43,7 @@ fn raw_layer(layout: &OciLayout, entries: &[(TarEntry, Vec<u8>)]) -> slipway_oci
         layout,
         &LayerOptions {
             compression: Compression::None,
+            source_date_epoch: i64::MAX, // no clamping
             ..LayerOptions::default()
         },
     )
@@ -348,4 +349,68 @@ fn tar_writer_is_usable_directly() {
     let (e, d) = file("x", "y");
     w.append_data(&e, &d).unwrap();
     assert_eq!(w.finish().unwrap().len(), 512 * 4);
+}
+
+#[test]
+fn directory_times_are_not_set_through_a_symlink_that_replaced_a_parent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    fs_err::create_dir_all(outside.join("y")).unwrap();
+    common::run(
+        std::process::Command::new("touch")
+            .args(["-d", "@1234567"])
+            .arg(outside.join("y")),
+    );
+    let layout = OciLayout::create(tmp.path().join("layout")).unwrap();
+    let dir = |path: &str| {
+        let mut e = TarEntry::new(path, EntryKind::Directory);
+        e.mode = 0o555;
+        e.mtime = 42;
+        (e, Vec::new())
+    };
+    let layer = raw_layer(
+        &layout,
+        &[
+            dir("x"),
+            dir("x/y"),
+            // The same layer then turns `x` into a symlink pointing out.
+            symlink("x", &outside.display().to_string()),
+        ],
+    );
+    let image = image_of(&layout, vec![layer]);
+    let target = tmp.path().join("target");
+    let report = apply(&layout, &image, &target);
+    assert!(report.refused.is_empty(), "{report:#?}");
+    let meta = fs_err::metadata(outside.join("y")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::mtime(&meta),
+        1234567,
+        "a time was set outside"
+    );
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::mode(&meta) & 0o777,
+        0o755,
+        "a mode was set outside"
+    );
+}
+
+#[test]
+fn read_only_directories_get_their_mode_after_their_children() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = OciLayout::create(tmp.path().join("layout")).unwrap();
+    let mut ro = TarEntry::new("ro", EntryKind::Directory);
+    ro.mode = 0o555;
+    ro.mtime = 42;
+    let layer = raw_layer(&layout, &[(ro, Vec::new()), file("ro/inside", "x")]);
+    let image = image_of(&layout, vec![layer]);
+    let target = tmp.path().join("target");
+    let report = apply(&layout, &image, &target);
+    assert!(report.refused.is_empty(), "{report:#?}");
+    let meta = fs_err::metadata(target.join("ro")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::mode(&meta) & 0o7777, 0o555);
+    assert_eq!(std::os::unix::fs::MetadataExt::mtime(&meta), 42);
+    assert_eq!(
+        fs_err::read_to_string(target.join("ro/inside")).unwrap(),
+        "x"
+    );
 }

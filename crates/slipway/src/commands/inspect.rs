@@ -36,8 +36,9 @@ fn print(args: InspectArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
         let value = slipway_oci::inspect_json(&image, &source)?;
-        serde_json::to_writer_pretty(&mut out, &value)?;
-        writeln!(out)?;
+        let mut text = serde_json::to_string_pretty(&value)?;
+        text.push('\n');
+        out.write_all(text.as_bytes())?;
         return Ok(());
     }
     let img = &image.image;

@@ -46,6 +46,11 @@ pub(crate) fn run(args: UnpackArgs) -> anyhow::Result<()> {
         .prefix(".slipway-unpack-")
         .tempdir_in(&parent)
         .with_context(|| format!("creating a directory in `{}`", parent.display()))?;
+    // The usual mode of a root directory, unless the image says otherwise (`./`).
+    fs_err::set_permissions(
+        temp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
     let report = slipway_oci::unpack(
         &image.layout,
         &image.image,
