@@ -43,7 +43,11 @@ impl HttpServer {
             .expect("spawn python3 -m http.server");
         let guard = ChildGuard::new(format!("http.server on port {port}"), child);
         wait_for_port(port, Duration::from_secs(20)).expect("http.server did not start");
-        Some(Self { _guard: guard, port, root: dir.to_path_buf() })
+        Some(Self {
+            _guard: guard,
+            port,
+            root: dir.to_path_buf(),
+        })
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
