@@ -559,6 +559,10 @@ fn run_one(
     let mut sandbox_step =
         slipway_sandbox::Step::new(format!("{}/{}", image.name, step.name), argv);
     sandbox_step.env.extend(env.clone());
+    sandbox_step.env.insert(
+        "SOURCE_DATE_EPOCH".into(),
+        image.source_date_epoch.to_string(),
+    );
     sandbox_step.env.extend(step.env.clone());
     sandbox_step.network = step.network;
     sandbox_step.linux32 = step.personality == Personality::Linux32;
@@ -610,6 +614,7 @@ fn capture(
             fs_err::remove_file(&p).map_err(|e| Error::io(&p, e))?;
         }
     }
+    normalize_upper(image, &upper)?;
     let layout = store.blobs.open()?;
     let layer = slipway_oci::write_layer_from_dir(
         &layout,
@@ -638,6 +643,32 @@ fn capture(
         seconds: started.elapsed().as_secs_f64(),
     });
     Ok((cached, false))
+}
+
+/// The reproducibility hook: what the step's processes left behind that
+/// differs from one build to the next (rpmdb install times and environment
+/// files, logs, caches, backups) is normalised before the layer is captured;
+/// see `slipway_repro::normalize`.
+fn normalize_upper(image: &Image, upper: &Path) -> Result<()> {
+    let source_date_epoch = u32::try_from(image.source_date_epoch).map_err(|_| {
+        build_err(
+            format!("image `{}`", image.name),
+            format!(
+                "SOURCE_DATE_EPOCH {} is outside 0..=4294967295",
+                image.source_date_epoch
+            ),
+        )
+    })?;
+    slipway_repro::normalize_tree(
+        upper,
+        &slipway_repro::NormalizeOptions {
+            source_date_epoch,
+            // Steps get SOURCE_DATE_EPOCH, so CPython writes checked-hash pycs.
+            drop_pyc: false,
+        },
+    )
+    .map_err(|e| build_err(format!("normalising `{}`", upper.display()), e))?;
+    Ok(())
 }
 
 fn assemble(
@@ -794,6 +825,10 @@ fn run_packages(
         ["/bin/sh", "-c", &script],
     );
     run.linux32 = linux32;
+    run.env.insert(
+        "SOURCE_DATE_EPOCH".into(),
+        image.source_date_epoch.to_string(),
+    );
     run.inputs
         .push((rpm_dir.clone(), PathBuf::from("/inputs/rpms")));
     let outcome = sandbox.run(&base, &run).map_err(step_err)?;
