@@ -120,25 +120,27 @@ pub struct StepPlan {
     pub personality: &'static str,
     /// For package steps: the number of locked packages, `None` if unlocked.
     pub locked_packages: Option<usize>,
+    /// For package steps: the lock entry the key was made from, if any.
+    pub locked: Option<crate::lock::LockedStep>,
 }
 
 /// Length-prefixed fields into sha256, so no two field lists hash alike.
-struct KeyHasher(Sha256);
+pub(crate) struct KeyHasher(Sha256);
 
 impl KeyHasher {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut h = KeyHasher(Sha256::new());
         h.field("version", KEY_VERSION);
         h
     }
-    fn field(&mut self, name: &str, value: impl AsRef<[u8]>) {
+    pub(crate) fn field(&mut self, name: &str, value: impl AsRef<[u8]>) {
         let value = value.as_ref();
         self.0.update((name.len() as u64).to_le_bytes());
         self.0.update(name.as_bytes());
         self.0.update((value.len() as u64).to_le_bytes());
         self.0.update(value);
     }
-    fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         format!("sha256:{}", hex::encode(self.0.finalize()))
     }
 }
@@ -404,6 +406,7 @@ fn plan_image(
             h.field("over", key);
         }
         let mut locked_packages = None;
+        let mut locked_step = None;
         let action = match &step.action {
             Action::Script(path) => {
                 h.field("script", sha256_hex(&read(&recipe.root, path)?));
@@ -417,6 +420,7 @@ fn plan_image(
                     .filter(|s| s.request == request)
                 {
                     locked_packages = Some(ls.packages.len());
+                    locked_step = Some(ls.clone());
                     for p in &ls.packages {
                         h.field(
                             "package",
@@ -476,6 +480,7 @@ fn plan_image(
             network: step.network,
             personality: step.personality.as_str(),
             locked_packages,
+            locked: locked_step,
         });
     }
     let mut h = KeyHasher::new();

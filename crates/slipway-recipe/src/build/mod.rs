@@ -9,6 +9,7 @@
 //! clear error.
 
 mod fetch;
+mod key;
 mod lock;
 mod packages;
 mod store;
@@ -150,6 +151,9 @@ struct Built {
     config: ImageConfig,
     /// Trees to run over, top-most first.
     lowers: Vec<PathBuf>,
+    /// The image's runtime key when it differs from its planned key
+    /// ([`key::image`]).
+    runtime_key: Option<String>,
 }
 
 /// Build the images of `plan`.
@@ -319,6 +323,7 @@ fn prepare_base(
         layers,
         config: base.config.clone(),
         lowers: vec![tree],
+        runtime_key: None,
     })
 }
 
@@ -417,14 +422,15 @@ fn run_steps(
     sources: &BTreeMap<String, PathBuf>,
     options: &BuildOptions,
     reporter: &dyn Reporter,
-) -> Result<Vec<(CachedLayer, bool)>> {
+) -> Result<Vec<(CachedLayer, bool, String)>> {
     let env = image_env(image, &base.config);
     let jobs = options.jobs.max(1);
-    let mut done: BTreeMap<String, (CachedLayer, bool)> = BTreeMap::new();
+    // name → (layer, from the cache, runtime key)
+    let mut done: BTreeMap<String, (CachedLayer, bool, String)> = BTreeMap::new();
     let mut started: BTreeSet<String> = BTreeSet::new();
     let mut failure: Option<Error> = None;
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(String, Result<(CachedLayer, bool)>)>();
+        let (tx, rx) = mpsc::channel::<(String, Result<(CachedLayer, bool, String)>)>();
         let mut running = 0usize;
         loop {
             if failure.is_none() {
@@ -442,26 +448,34 @@ fn run_steps(
                     };
                     started.insert(step_plan.name.clone());
                     running += 1;
-                    let lowers: Vec<PathBuf> = step_plan
+                    let deps: Vec<(String, String)> = step_plan
                         .depends_on
                         .iter()
-                        .rev()
                         .map(|d| {
-                            let key = &plan
+                            let planned = plan
                                 .steps
                                 .iter()
                                 .find(|s| &s.name == d)
                                 .map(|s| s.key.clone())
                                 .unwrap_or_default();
-                            store.tree(key)
+                            let runtime = done.get(d).map(|x| x.2.clone()).unwrap_or_default();
+                            (planned, runtime)
                         })
+                        .collect();
+                    let lowers: Vec<PathBuf> = deps
+                        .iter()
+                        .rev()
+                        .map(|(_, runtime)| store.tree(runtime))
                         .chain(base.lowers.iter().cloned())
                         .collect();
+                    let mut step_plan = step_plan.clone();
+                    step_plan.key =
+                        key::derive(&step_plan.key, base.runtime_key.as_deref(), &deps, None);
                     let tx = tx.clone();
                     let env = &env;
                     scope.spawn(move || {
                         let result = run_one(
-                            store, sandbox, recipe, image, step, step_plan, lowers, env, sources,
+                            store, sandbox, recipe, image, step, &step_plan, lowers, env, sources,
                             reporter,
                         );
                         let _ = tx.send((step_plan.name.clone(), result));
@@ -511,21 +525,22 @@ fn run_one(
     env: &BTreeMap<String, String>,
     sources: &BTreeMap<String, PathBuf>,
     reporter: &dyn Reporter,
-) -> Result<(CachedLayer, bool)> {
+) -> Result<(CachedLayer, bool, String)> {
+    if let Action::Packages(ops) = &step.action {
+        return run_packages(
+            store, sandbox, recipe, image, step, plan, ops, lowers, reporter,
+        );
+    }
     if let Some(hit) = store.cached(&plan.key)? {
         reporter.event(&Event::Cached {
             image: &image.name,
             step: &step.name,
         });
-        return Ok((hit, true));
+        return Ok((hit, true, plan.key.clone()));
     }
     let script = match &step.action {
         Action::Script(path) => path,
-        Action::Packages(ops) => {
-            return run_packages(
-                store, sandbox, recipe, image, step, plan, ops, lowers, reporter,
-            );
-        }
+        Action::Packages(_) => unreachable!("handled above"),
         Action::SrpmPatch(_) => {
             return Err(Error::Unsupported {
                 loc: step.loc.clone(),
@@ -584,6 +599,7 @@ fn run_one(
             source,
         })?;
     capture(store, image, step, plan, outcome, started, reporter)
+        .map(|(layer, cached)| (layer, cached, plan.key.clone()))
 }
 
 /// Turn a finished step's upper directory into its layer, its tree and its
@@ -676,7 +692,7 @@ fn assemble(
     image: &Image,
     plan: &ImagePlan,
     base: Built,
-    layers: Vec<(CachedLayer, bool)>,
+    layers: Vec<(CachedLayer, bool, String)>,
     options: &BuildOptions,
     reporter: &dyn Reporter,
 ) -> Result<(Built, ImageReport)> {
@@ -709,7 +725,8 @@ fn assemble(
     let mut all = base.layers.clone();
     let mut lowers = base.lowers.clone();
     let mut steps = Vec::new();
-    for ((layer, cached), step) in layers.into_iter().zip(&plan.steps) {
+    let mut keys = Vec::new();
+    for ((layer, cached, runtime_key), step) in layers.into_iter().zip(&plan.steps) {
         let digest = Digest::try_from(layer.descriptor.digest())?;
         let created_by = format!("slipway: {} ({})", step.name, step.action);
         config.append_layer(
@@ -721,9 +738,11 @@ fn assemble(
             blob: blobs.blob_path(&digest),
             descriptor: layer.descriptor,
         });
-        lowers.insert(0, store.tree(&step.key));
+        lowers.insert(0, store.tree(&runtime_key));
+        keys.push((step.key.clone(), runtime_key));
         steps.push((step.name.clone(), cached));
     }
+    let runtime_key = key::image(&plan.key, base.runtime_key.as_deref(), &keys);
     let descriptors: Vec<Descriptor> = all.iter().map(|l| l.descriptor.clone()).collect();
     // Always written to the store (the digest is the image's identity), and
     // to the output directory when the image is published.
@@ -767,6 +786,7 @@ fn assemble(
             layers: all,
             config,
             lowers,
+            runtime_key,
         },
         ImageReport {
             name: image.name.clone(),
@@ -788,11 +808,24 @@ fn run_packages(
     ops: &[crate::model::PackageOp],
     lowers: Vec<PathBuf>,
     reporter: &dyn Reporter,
-) -> Result<(CachedLayer, bool)> {
-    reporter.event(&Event::Running {
-        image: &image.name,
-        step: &step.name,
-    });
+) -> Result<(CachedLayer, bool, String)> {
+    let cached = |key: &str| -> Result<Option<(CachedLayer, bool, String)>> {
+        let hit = store.cached(key)?;
+        if hit.is_some() {
+            reporter.event(&Event::Cached {
+                image: &image.name,
+                step: &step.name,
+            });
+        }
+        Ok(hit.map(|h| (h, true, key.to_owned())))
+    };
+    // With a lock entry the planned key holds the package set already: a hit
+    // needs no repository. Without one, the resolution goes into the key.
+    if plan.locked.is_some()
+        && let Some(hit) = cached(&plan.key)?
+    {
+        return Ok(hit);
+    }
     let started = Instant::now();
     let linux32 = step.personality == Personality::Linux32;
     let step_err = |source| Error::Step {
@@ -808,18 +841,36 @@ fn run_packages(
     query.output.collect = true;
     query.linux32 = linux32;
     let installed = sandbox.run(&base, &query).map_err(step_err)?.output_text();
+    let resolved =
+        packages::resolve_step(&recipe.root, image, step, ops, &installed, &store.yum())?;
+    let key = match &plan.locked {
+        Some(locked) => {
+            packages::check_lock(&resolved.ops, locked, &step.loc)?;
+            plan.key.clone()
+        }
+        None => {
+            let key = key::derive(
+                &plan.key,
+                None,
+                &[],
+                Some(&packages::resolved_key(&resolved.ops)),
+            );
+            if let Some(hit) = cached(&key)? {
+                return Ok(hit);
+            }
+            key
+        }
+    };
+    reporter.event(&Event::Running {
+        image: &image.name,
+        step: &step.name,
+    });
+    let mut plan = plan.clone();
+    plan.key = key.clone();
+    let plan = &plan;
     let rpm_dir = packages::rpm_dir(&store.tmp(), &plan.key);
     let _ = fs_err::remove_dir_all(&rpm_dir);
-    let script = packages::prepare(
-        &recipe.root,
-        image,
-        step,
-        ops,
-        &installed,
-        &store.yum(),
-        &rpm_dir,
-        4,
-    )?;
+    let script = resolved.materialize(&rpm_dir, 4)?;
     let mut run = slipway_sandbox::Step::new(
         format!("{}/{}", image.name, step.name),
         ["/bin/sh", "-c", &script],
@@ -834,7 +885,7 @@ fn run_packages(
     let outcome = sandbox.run(&base, &run).map_err(step_err)?;
     let result = capture(store, image, step, plan, outcome, started, reporter);
     let _ = fs_err::remove_dir_all(&rpm_dir);
-    result
+    result.map(|(layer, cached)| (layer, cached, key))
 }
 
 #[cfg(test)]
