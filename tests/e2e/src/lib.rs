@@ -10,6 +10,8 @@ use std::process::Command;
 use sha2::{Digest as _, Sha256};
 use slipway_test_support::{generated_dir, workspace_root};
 
+pub mod world;
+
 /// The sha256 of `Python-3.11.2.tgz` (python.org) = Debian's
 /// `python3.11_3.11.2.orig.tar.gz`.
 pub const CPYTHON_SHA256: &str = "2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849";
