@@ -271,4 +271,45 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
     let (ran, cached) = ran_and_cached(&stderr);
     assert_eq!(ran, ["cleanup", "libmini"]);
     assert_eq!(cached, ["cpython-3.11.2", "packages", "system-packages"]);
+    let current = digest_of(&stdout);
+
+    // Archives: all cached, the same image; skopeo reads both (the OCI
+    // manifest unchanged; docker-archive gets the same config).
+    for (transport, read_as) in [("oci-archive", ":latest"), ("docker-archive", "")] {
+        let file = work.path().join(format!("mini.{transport}.tar"));
+        let output = format!("{transport}:{}", file.display());
+        let mut args = build_args.to_vec();
+        let at = args
+            .iter()
+            .position(|a| *a == "--output")
+            .expect("--output")
+            + 1;
+        args[at] = &output;
+        let (stdout, stderr) = ok(&slipway(&bin, &args));
+        assert!(ran_and_cached(&stderr).0.is_empty(), "all cached: {stderr}");
+        assert!(stdout.contains(&current), "{stdout}");
+        let Some(skopeo) = require_tool("skopeo") else {
+            continue;
+        };
+        let skopeo_inspect = |extra: &[&str]| {
+            let out = Command::new(&skopeo)
+                .arg("inspect")
+                .args(extra)
+                .arg(format!("{output}{read_as}"))
+                .output()
+                .expect("skopeo");
+            assert!(
+                out.status.success(),
+                "skopeo inspect {output}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        if transport == "oci-archive" {
+            let inspect = skopeo_inspect(&[]);
+            assert!(inspect.contains(&current), "{inspect}");
+        }
+        let config = skopeo_inspect(&["--config"]);
+        assert!(config.contains("slipway: cleanup"), "{config}");
+    }
 }

@@ -334,11 +334,34 @@ fn fetch_sources(
     options: &BuildOptions,
     reporter: &dyn Reporter,
 ) -> Result<BTreeMap<String, PathBuf>> {
-    let used: BTreeSet<&str> = image
+    // Step inputs, repositories from sources, and the sources of srpm-patch
+    // and builddep operations.
+    let mut used: BTreeSet<&str> = image
         .steps
         .iter()
         .flat_map(|s| s.inputs.iter().map(String::as_str))
         .collect();
+    for repo in &image.repos {
+        if let crate::model::RepoKind::Source(s) | crate::model::RepoKind::Rpm(s) = &repo.kind {
+            used.insert(s);
+        }
+    }
+    for step in &image.steps {
+        match &step.action {
+            Action::SrpmPatch(p) => {
+                used.insert(&p.srpm);
+                used.insert(&p.patch);
+            }
+            Action::Packages(ops) => {
+                for op in ops {
+                    if let crate::model::PackageOp::BuildDep(s) = op {
+                        used.insert(s);
+                    }
+                }
+            }
+            Action::Script(_) => {}
+        }
+    }
     let mut out = BTreeMap::new();
     for fetch in &plan.fetches {
         if !used.contains(fetch.name.as_str()) {
@@ -528,7 +551,7 @@ fn run_one(
 ) -> Result<(CachedLayer, bool, String)> {
     if let Action::Packages(ops) = &step.action {
         return run_packages(
-            store, sandbox, recipe, image, step, plan, ops, lowers, reporter,
+            store, sandbox, recipe, image, step, plan, ops, lowers, sources, reporter,
         );
     }
     if let Some(hit) = store.cached(&plan.key)? {
@@ -807,6 +830,7 @@ fn run_packages(
     plan: &StepPlan,
     ops: &[crate::model::PackageOp],
     lowers: Vec<PathBuf>,
+    sources: &BTreeMap<String, PathBuf>,
     reporter: &dyn Reporter,
 ) -> Result<(CachedLayer, bool, String)> {
     let cached = |key: &str| -> Result<Option<(CachedLayer, bool, String)>> {
@@ -833,7 +857,7 @@ fn run_packages(
         step: step.name.clone(),
         source,
     };
-    let base = slipway_sandbox::Base::Overlay(lowers);
+    let base = slipway_sandbox::Base::Overlay(lowers.clone());
     let mut query = slipway_sandbox::Step::new(
         format!("{}/{} (rpm -qa)", image.name, step.name),
         ["rpm", "-qa"],
@@ -841,8 +865,24 @@ fn run_packages(
     query.output.collect = true;
     query.linux32 = linux32;
     let installed = sandbox.run(&base, &query).map_err(step_err)?.output_text();
-    let resolved =
-        packages::resolve_step(&recipe.root, image, step, ops, &installed, &store.yum())?;
+    let scratch = store
+        .tmp()
+        .join(format!("step-{}", store::key_hex(&plan.key)));
+    let resolved = packages::resolve_step(
+        &recipe.root,
+        image,
+        step,
+        ops,
+        &installed,
+        &store.yum(),
+        &packages::StepFiles {
+            sources,
+            scratch: &scratch,
+            lowers: &lowers,
+        },
+    );
+    let _ = fs_err::remove_dir_all(&scratch);
+    let resolved = resolved?;
     let key = match &plan.locked {
         Some(locked) => {
             packages::check_lock(&resolved.ops, locked, &step.loc)?;

@@ -4,11 +4,20 @@
 //!
 //! Dependencies were resolved by slipway, so `rpm` gets `--nodeps` (a builder
 //! whose base system is not in its rpmdb could not satisfy them otherwise).
+//!
+//! Repositories come from `.repo` files in the recipe, `.repo` files fetched
+//! as (pinned) sources, or release RPMs (`epel-release`): the `.repo` files
+//! of the RPM's payload are used, and the RPM is installed by the step unless
+//! the rootfs has it. With `gpgcheck=1` every downloaded package must verify
+//! against the repository's `gpgkey`s; a `file:///` key is looked up in the
+//! release RPM's payload, then in the rootfs the step runs over.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use slipway_yum::LockedPackage;
-use slipway_yum::repofile::{Vars, read_repo_file};
+use slipway_yum::gpg::RepoKeys;
+use slipway_yum::repofile::{RepoConfig, Vars, read_repo_file};
 use slipway_yum::resolve::{Job, Request, resolve};
 use slipway_yum::source::{Format, LoadOptions, load_repos};
 use slipway_yum::store::Transport;
@@ -45,9 +54,87 @@ pub(crate) enum ResolvedOp {
 pub(crate) struct Resolved {
     /// The operations, in recipe order.
     pub(crate) ops: Vec<ResolvedOp>,
+    /// Release RPMs to install first (when not installed): `(name, file)`.
+    pub(crate) release_rpms: Vec<(String, PathBuf)>,
+    keys: RepoKeys,
     store: slipway_yum::store::Store,
     transport: Transport,
     loc: Loc,
+}
+
+/// What a package step reads besides the recipe: the image's fetched sources
+/// (name → directory holding the file), a scratch directory of its own, and
+/// the trees it runs over (top-most first).
+pub(crate) struct StepFiles<'a> {
+    /// Fetched sources: name → directory holding the file.
+    pub(crate) sources: &'a BTreeMap<String, PathBuf>,
+    /// A directory for the step alone (release RPMs are unpacked there).
+    pub(crate) scratch: &'a Path,
+    /// The rootfs trees the step runs over, top-most first.
+    pub(crate) lowers: &'a [PathBuf],
+}
+
+impl StepFiles<'_> {
+    /// The fetched file of source `name`.
+    fn source(&self, image: &Image, name: &str, loc: &Loc) -> Result<PathBuf> {
+        let file = image.source(name).map(|s| s.file_name.clone());
+        match (self.sources.get(name), file) {
+            (Some(dir), Some(file)) => Ok(dir.join(file)),
+            _ => Err(Error::Build {
+                what: format!("{loc}: source `{name}`"),
+                message: "not fetched (is it declared in `[[sources]]`?)".into(),
+            }),
+        }
+    }
+
+    /// `/abs/path` in the rootfs the step runs over (no overlay whiteouts
+    /// are followed: enough for key files).
+    fn in_rootfs(&self, abs: &str) -> Option<PathBuf> {
+        let rel = abs.trim_start_matches('/');
+        self.lowers
+            .iter()
+            .map(|l| l.join(rel))
+            .find(|p| p.is_file())
+    }
+}
+
+/// The `.repo` files in a release RPM's payload (unpacked into `dir`), with
+/// `file:///` keys pointing into the payload when it holds them.
+fn release_repos(rpm: &Path, dir: &Path, vars: &Vars, loc: &Loc) -> Result<Vec<RepoConfig>> {
+    let rpm_err = |e: slipway_rpm::Error| Error::Build {
+        what: format!("{loc}: release RPM `{}`", rpm.display()),
+        message: e.to_string(),
+    };
+    if dir.exists() {
+        fs_err::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    slipway_rpm::extract_to(rpm, dir).map_err(rpm_err)?;
+    let repos_dir = dir.join("etc/yum.repos.d");
+    let mut files: Vec<PathBuf> = fs_err::read_dir(&repos_dir)
+        .map_err(|e| Error::io(&repos_dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "repo"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::Build {
+            what: format!("{loc}: release RPM `{}`", rpm.display()),
+            message: "its payload has no /etc/yum.repos.d/*.repo".into(),
+        });
+    }
+    let mut configs = Vec::new();
+    for file in files {
+        configs.extend(read_repo_file(&file, vars).map_err(yum_err(loc, "release RPM repo file"))?);
+    }
+    for key in configs.iter_mut().flat_map(|c| c.gpgkeys.iter_mut()) {
+        if let Some(rel) = key.strip_prefix("file:///") {
+            let local = dir.join(rel);
+            if local.is_file() {
+                *key = format!("file://{}", local.display());
+            }
+        }
+    }
+    Ok(configs)
 }
 
 /// Resolve the operations of `step` against the rootfs's installed set
@@ -59,6 +146,7 @@ pub(crate) fn resolve_step(
     ops: &[PackageOp],
     installed_text: &str,
     yum_store: &Path,
+    files: &StepFiles<'_>,
 ) -> Result<Resolved> {
     let arch = match step.personality {
         Personality::Linux32 => "i686",
@@ -66,17 +154,37 @@ pub(crate) fn resolve_step(
     };
     let vars = Vars::new(arch, RELEASEVER);
     let mut configs = Vec::new();
+    let mut release_rpms = Vec::new();
     for repo in &image.repos {
         match &repo.kind {
             RepoKind::File(path) => configs.extend(
                 read_repo_file(&root.join(path), &vars).map_err(yum_err(&repo.loc, "repo file"))?,
             ),
-            RepoKind::Source(_) | RepoKind::Rpm(_) => {
-                return Err(Error::Unsupported {
-                    loc: repo.loc.clone(),
-                    what: format!("repo `{}` from a source or release RPM", repo.name),
-                });
+            RepoKind::Source(name) => {
+                let path = files.source(image, name, &repo.loc)?;
+                configs.extend(
+                    read_repo_file(&path, &vars).map_err(yum_err(&repo.loc, "repo source"))?,
+                );
             }
+            RepoKind::Rpm(name) => {
+                let rpm = files.source(image, name, &repo.loc)?;
+                let dir = files.scratch.join(format!("release-{name}"));
+                configs.extend(release_repos(&rpm, &dir, &vars, &repo.loc)?);
+                let header = slipway_rpm::read_header(&rpm).map_err(|e| Error::Build {
+                    what: format!("{}: release RPM `{}`", repo.loc, rpm.display()),
+                    message: e.to_string(),
+                })?;
+                release_rpms.push((header.name.clone(), rpm));
+            }
+        }
+    }
+    // Keys named by a path in the image come from the rootfs.
+    for key in configs.iter_mut().flat_map(|c| c.gpgkeys.iter_mut()) {
+        if let Some(abs) = key.strip_prefix("file://")
+            && !Path::new(abs).starts_with(files.scratch)
+            && let Some(local) = files.in_rootfs(abs)
+        {
+            *key = format!("file://{}", local.display());
         }
     }
     let transport = Transport::new().map_err(yum_err(&step.loc, "http client"))?;
@@ -91,6 +199,8 @@ pub(crate) fn resolve_step(
         },
     )
     .map_err(yum_err(&step.loc, "loading the repositories"))?;
+    let keys =
+        RepoKeys::load(&configs, &transport).map_err(yum_err(&step.loc, "repository keys"))?;
     let mut installed =
         slipway_yum::resolve::parse_installed(installed_text, Path::new("rpm -qa"), &repos)
             .map_err(yum_err(&step.loc, "the installed set"))?;
@@ -138,6 +248,8 @@ pub(crate) fn resolve_step(
     }
     Ok(Resolved {
         ops: resolved,
+        release_rpms,
+        keys,
         store,
         transport,
         loc: step.loc.clone(),
@@ -261,6 +373,18 @@ impl Resolved {
     pub(crate) fn materialize(&self, rpm_dir: &Path, jobs: usize) -> Result<String> {
         let mut script = String::from("set -eux\n");
         fs_err::create_dir_all(rpm_dir).map_err(|e| Error::io(rpm_dir, e))?;
+        for (name, rpm) in &self.release_rpms {
+            let file = rpm
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let target = rpm_dir.join(&file);
+            fs_err::copy(rpm, &target).map_err(|e| Error::io(&target, e))?;
+            script.push_str(&format!(
+                "rpm -q --quiet {name} || rpm -Uvh --nodeps /inputs/rpms/{file}\n"
+            ));
+        }
+        let check = |p: &LockedPackage, path: &Path| self.keys.check(p, path);
         for op in &self.ops {
             let (packages, erased) = match op {
                 ResolvedOp::Clean => {
@@ -276,7 +400,7 @@ impl Resolved {
                     &self.transport,
                     &slipway_yum::download::DownloadOptions {
                         jobs,
-                        signature: None,
+                        signature: Some(&check),
                     },
                     &slipway_yum::download::NoReporter,
                 )
@@ -372,5 +496,196 @@ mod tests {
         }
         moved.reverse();
         assert_eq!(resolved_key(&op(moved)), key);
+    }
+}
+
+/// Repositories from a release RPM and from a `.repo` source, resolved with
+/// slipway-yum over repositories made by `createrepo_c` from RPMs made by
+/// `rpmbuild`, and the step's RPMs installed by the real `rpm`.
+#[cfg(test)]
+mod repo_sources {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::process::Command;
+
+    use slipway_test_support::fixtures::{build_rpms, createrepo, rpm_files};
+    use slipway_test_support::{fixtures_dir, generated_dir, require_tool};
+
+    use super::{ResolvedOp, StepFiles, resolve_step};
+    use crate::model::{Action, Recipe};
+
+    fn repo_of(rpms: &Path, dir: &Path) {
+        fs_err::create_dir_all(dir).expect("repo dir");
+        for rpm in rpm_files(rpms) {
+            let target = dir.join(rpm.file_name().expect("name"));
+            fs_err::copy(&rpm, target).expect("copy rpm");
+        }
+        createrepo(dir, false);
+    }
+
+    #[test]
+    fn release_rpm_and_repo_source_resolve_and_install() {
+        for tool in ["rpmbuild", "createrepo_c", "rpm"] {
+            if require_tool(tool).is_none() {
+                return;
+            }
+        }
+        let work = generated_dir("recipe-repo-sources");
+        let _ = fs_err::remove_dir_all(&work);
+        fs_err::create_dir_all(&work).expect("work dir");
+        let fixtures = fixtures_dir().join("mini-manylinux/rpms");
+        // Repository A (mini-tool 1.0, mini-extra, mini-system), named by a
+        // release RPM; repository B (mini-tool 1.1), named by a .repo source.
+        let repo_a = work.join("repo-a");
+        repo_of(
+            &build_rpms(&fixtures.join("base"), "recipe-mini-base"),
+            &repo_a,
+        );
+        let repo_b = work.join("repo-b");
+        repo_of(
+            &build_rpms(&fixtures.join("updates"), "recipe-mini-updates"),
+            &repo_b,
+        );
+        let spec_dir = work.join("release-spec");
+        fs_err::create_dir_all(&spec_dir).expect("spec dir");
+        fs_err::write(
+            spec_dir.join("test-release.spec"),
+            format!(
+                "Name: test-release\nVersion: 1\nRelease: 1\nSummary: release\nLicense: MIT\n\
+                 BuildArch: noarch\n%description\nrelease\n%install\n\
+                 mkdir -p %{{buildroot}}/etc/yum.repos.d\n\
+                 printf '[rel-a]\\nname=A\\nbaseurl=file://{}/\\ngpgcheck=0\\n' > %{{buildroot}}/etc/yum.repos.d/rel.repo\n\
+                 %files\n/etc/yum.repos.d/rel.repo\n",
+                repo_a.display()
+            ),
+        )
+        .expect("spec");
+        let release_dir = build_rpms(&spec_dir, "recipe-release-rpm");
+        let release = rpm_files(&release_dir).pop().expect("release rpm");
+        let sources_dir = work.join("sources");
+        fs_err::create_dir_all(&sources_dir).expect("sources");
+        fs_err::copy(&release, sources_dir.join("test-release-1-1.noarch.rpm")).expect("copy");
+        fs_err::write(
+            sources_dir.join("b.repo"),
+            format!(
+                "[repo-b]\nbaseurl=file://{}/\ngpgcheck=0\n",
+                repo_b.display()
+            ),
+        )
+        .expect("b.repo");
+
+        let recipes = work.join("recipes");
+        fs_err::create_dir_all(&recipes).expect("recipes");
+        fs_err::write(
+            recipes.join("img.toml"),
+            r#"platform = "linux/amd64"
+[base]
+ref = "registry.invalid/base:1"
+platform = "linux/amd64"
+[[repos]]
+name = "release"
+rpm = "release"
+[[repos]]
+name = "b"
+source = "b-repo"
+[[sources]]
+name = "release"
+url = "https://example.invalid/test-release-1-1.noarch.rpm"
+[[sources]]
+name = "b-repo"
+url = "https://example.invalid/b.repo"
+[[steps]]
+name = "pkgs"
+packages = [{ install = ["mini-tool", "mini-extra"] }]
+"#,
+        )
+        .expect("recipe");
+        let recipe = Recipe::load(&recipes).expect("recipe loads");
+        let image = recipe.image("img").expect("image");
+        let step = image.step("pkgs").expect("step");
+        let Action::Packages(ops) = &step.action else {
+            panic!("a package step");
+        };
+        let sources: BTreeMap<String, _> = [
+            ("release".to_owned(), sources_dir.clone()),
+            ("b-repo".to_owned(), sources_dir.clone()),
+        ]
+        .into_iter()
+        .collect();
+        let resolved = resolve_step(
+            &recipes,
+            image,
+            step,
+            ops,
+            "",
+            &work.join("yum-store"),
+            &StepFiles {
+                sources: &sources,
+                scratch: &work.join("scratch"),
+                lowers: &[],
+            },
+        )
+        .expect("resolves");
+        let [ResolvedOp::Transaction { packages, .. }] = resolved.ops.as_slice() else {
+            panic!("one transaction: {:?}", resolved.ops);
+        };
+        let mut nevras: Vec<String> = packages.iter().map(|p| p.nevra()).collect();
+        nevras.sort();
+        // mini-tool 1.1 from repository B beats 1.0 from A.
+        assert!(
+            nevras.contains(&"mini-tool-1.1-1.noarch".to_owned()),
+            "{nevras:?}"
+        );
+        assert!(
+            nevras.iter().any(|n| n.starts_with("mini-extra-1.0")),
+            "{nevras:?}"
+        );
+        assert_eq!(resolved.release_rpms.len(), 1);
+        assert_eq!(resolved.release_rpms[0].0, "test-release");
+
+        let rpm_dir = work.join("rpms");
+        let script = resolved.materialize(&rpm_dir, 2).expect("downloads");
+        assert!(
+            script.contains(
+                "rpm -q --quiet test-release || rpm -Uvh --nodeps /inputs/rpms/test-release-1-1.noarch.rpm"
+            ),
+            "{script}"
+        );
+        // The real rpm installs what the step would, the release RPM included.
+        let root = work.join("root");
+        fs_err::create_dir_all(&root).expect("root");
+        // Downloads are named by checksum: every file of the directory.
+        let mut files: Vec<_> = fs_err::read_dir(&rpm_dir)
+            .expect("rpm dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        let out = Command::new("rpm")
+            .arg("--root")
+            .arg(&root)
+            .args(["-Uvh", "--nodeps", "--noscripts"])
+            .args(&files)
+            .output()
+            .expect("rpm");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let qa = Command::new("rpm")
+            .arg("--root")
+            .arg(&root)
+            .arg("-qa")
+            .output()
+            .expect("rpm -qa");
+        let qa = String::from_utf8_lossy(&qa.stdout);
+        for want in [
+            "test-release-1-1.noarch",
+            "mini-tool-1.1-1.noarch",
+            "mini-extra-1.0-1.noarch",
+        ] {
+            assert!(qa.contains(want), "{want} not in {qa}");
+        }
+        assert!(root.join("etc/yum.repos.d/rel.repo").is_file());
     }
 }

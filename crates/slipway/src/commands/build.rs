@@ -25,7 +25,9 @@ pub(crate) struct BuildArgs {
     pub(crate) recipes: PathBuf,
 
     /// Where to write the images: a directory (one OCI layout per image,
-    /// `DIR/<image>`) or `oci-archive:FILE` (one archive, one tag per image).
+    /// `DIR/<image>`), or `oci-archive:FILE[:TAG]` / `docker-archive:FILE[:NAME:TAG]`
+    /// for one image (the one named, or the only published one; tag `latest`,
+    /// docker name `<image>:latest` unless given).
     #[arg(
         long,
         short,
@@ -117,17 +119,26 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
     if let (true, Some(lock)) = (args.locked, &lock) {
         slipway_recipe::lock::check(&recipe, lock, &lock_path)?;
     }
-    let Some(output) = args
-        .output
-        .strip_prefix("oci-archive:")
-        .map_or(Some(PathBuf::from(&args.output)), |_| None)
-    else {
-        anyhow::bail!("`--output oci-archive:…` is not supported yet; give a directory");
+    let store = args
+        .store
+        .unwrap_or_else(slipway_recipe::build::default_store);
+    // An archive: the layouts go to a temporary directory in the store (so
+    // blobs are hard-linked) and the one image is copied into the archive.
+    let archive =
+        if args.output.starts_with("oci-archive:") || args.output.starts_with("docker-archive:") {
+            let dst = slipway_oci::ImageRef::parse(&args.output)?;
+            let tmp = store.join("tmp");
+            fs_err::create_dir_all(&tmp)?;
+            Some((dst, tempfile::tempdir_in(&tmp)?))
+        } else {
+            None
+        };
+    let output = match &archive {
+        Some((_, dir)) => dir.path().to_path_buf(),
+        None => PathBuf::from(&args.output),
     };
     let options = BuildOptions {
-        store: args
-            .store
-            .unwrap_or_else(slipway_recipe::build::default_store),
+        store,
         output,
         jobs: args
             .jobs
@@ -139,6 +150,9 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
         registry: slipway_registry::ClientOptions::default(),
     };
     let report = slipway_recipe::build::build(&recipe, &plan, &options, &Progress)?;
+    if let Some((dst, _dir)) = &archive {
+        return write_archive(&report, &args.images, dst);
+    }
     for image in &report.images {
         if let Some(path) = &image.path {
             println!(
@@ -149,5 +163,48 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// Copy the one image meant for `dst` from its layout into the archive.
+fn write_archive(
+    report: &slipway_recipe::build::BuildReport,
+    named: &[String],
+    dst: &slipway_oci::ImageRef,
+) -> anyhow::Result<()> {
+    let published: Vec<_> = report
+        .images
+        .iter()
+        .filter(|i| i.path.is_some() && (named.is_empty() || named.contains(&i.name)))
+        .collect();
+    let [image] = published.as_slice() else {
+        anyhow::bail!(
+            "`--output {dst}` holds one image but {} published images were built ({}); name one, \
+             or give a directory",
+            published.len(),
+            published
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let Some(layout) = &image.path else {
+        anyhow::bail!("image `{}` was not written", image.name);
+    };
+    let src = slipway_oci::ImageRef::Oci {
+        path: layout.clone(),
+        reference: Some("latest".into()),
+    };
+    let dst = match (dst, dst.reference()) {
+        (slipway_oci::ImageRef::DockerArchive { .. }, None) => {
+            dst.with_reference(Some(format!("{}:latest", image.name)))
+        }
+        (_, None) => dst.with_reference(Some("latest".into())),
+        _ => dst.clone(),
+    };
+    slipway_oci::copy(&src, &dst)
+        .with_context(|| format!("writing image `{}` to `{dst}`", image.name))?;
+    println!("{} {} {dst}", image.name, image.digest);
     Ok(())
 }
