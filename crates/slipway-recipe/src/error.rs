@@ -189,6 +189,18 @@ pub enum Error {
         /// Actual sha256.
         actual: String,
     },
+    /// A source's detached signature does not verify with its keyring.
+    #[error("signature `{asc}` of {what} does not verify with keyring `{keyring}`: {message}")]
+    Signature {
+        /// The source, and where it came from.
+        what: String,
+        /// The signature's URL.
+        asc: String,
+        /// The keyring's source.
+        keyring: String,
+        /// Why.
+        message: String,
+    },
     /// A download failed.
     #[error("cannot fetch `{url}`: {message}")]
     Fetch {

@@ -1,5 +1,10 @@
 //! Fetching sources into the store, verified by sha256, from their upstream
 //! URL or a mirror (a directory or base URL holding the files by name).
+//!
+//! A source with `asc` is also checked against its detached OpenPGP
+//! signature (fetched the same way, by its file name on a mirror) with the
+//! keys of its `keyring` source, before it enters the store. Verification is
+//! the rpm crate's OpenPGP verifier, as slipway-rpm uses for RPM signatures.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,30 +24,65 @@ pub struct SourceOptions {
     pub offline: bool,
 }
 
+/// The bytes of `url` (file `file_name` on a mirror) and where they came from.
+pub(crate) fn get(
+    url: &str,
+    file_name: &str,
+    options: &SourceOptions,
+) -> Result<(String, Vec<u8>)> {
+    Ok(match &options.mirror {
+        Some(m) if !m.starts_with("http://") && !m.starts_with("https://") => {
+            let file = Path::new(m).join(file_name);
+            let bytes = fs_err::read(&file).map_err(|e| Error::io(&file, e))?;
+            (file.display().to_string(), bytes)
+        }
+        Some(m) => {
+            let url = format!("{}/{}", m.trim_end_matches('/'), file_name);
+            (url.clone(), download(&url, options)?)
+        }
+        None => (url.to_owned(), download(url, options)?),
+    })
+}
+
+/// Check `data` against the detached signature `signature` (ASCII-armoured
+/// or binary) with the ASCII-armoured keys `keyring`.
+pub(crate) fn verify_detached(
+    data: &[u8],
+    signature: &[u8],
+    keyring: &[u8],
+) -> std::result::Result<(), String> {
+    use slipway_rpm::rpm::signature::Verifying as _;
+    let mut verifier = slipway_rpm::rpm::signature::pgp::Verifier::new();
+    verifier
+        .load_from_asc_bytes(keyring)
+        .map_err(|e| format!("reading the keyring: {e}"))?;
+    let binary = if signature.starts_with(b"-----BEGIN PGP") {
+        let mut out = Vec::new();
+        pgp::armor::Dearmor::new(std::io::BufReader::new(signature))
+            .read_to_end(&mut out)
+            .map_err(|e| format!("reading the armoured signature: {e}"))?;
+        out
+    } else {
+        signature.to_vec()
+    };
+    verifier.verify(data, &binary).map_err(|e| e.to_string())
+}
+
 /// Make sure `source` (expected `sha256`) is in the store; return its path.
+/// `keyring` is the fetched keyring source when `source` has an `asc`.
 pub(crate) fn fetch_source(
     store: &Store,
     source: &Source,
     sha256: &str,
     options: &SourceOptions,
+    keyring: Option<&Path>,
 ) -> Result<PathBuf> {
     let dir = store.source_dir(sha256);
     let path = dir.join(&source.file_name);
     if path.is_file() {
         return Ok(path);
     }
-    let (location, bytes) = match &options.mirror {
-        Some(m) if !m.starts_with("http://") && !m.starts_with("https://") => {
-            let file = Path::new(m).join(&source.file_name);
-            let bytes = fs_err::read(&file).map_err(|e| Error::io(&file, e))?;
-            (file.display().to_string(), bytes)
-        }
-        Some(m) => {
-            let url = format!("{}/{}", m.trim_end_matches('/'), source.file_name);
-            (url.clone(), download(&url, options)?)
-        }
-        None => (source.url.clone(), download(&source.url, options)?),
-    };
+    let (location, bytes) = get(&source.url, &source.file_name, options)?;
     let actual = hex::encode(Sha256::digest(&bytes));
     if actual != sha256 {
         return Err(Error::DigestMismatch {
@@ -50,6 +90,20 @@ pub(crate) fn fetch_source(
             expected: sha256.to_owned(),
             actual,
         });
+    }
+    if let Some(asc) = &source.asc {
+        let keyring_name = source.keyring.clone().unwrap_or_default();
+        let fail = |message: String| Error::Signature {
+            what: format!("source `{}` from {location}", source.name),
+            asc: asc.clone(),
+            keyring: keyring_name.clone(),
+            message,
+        };
+        let keyring = keyring.ok_or_else(|| fail("the source names no fetched keyring".into()))?;
+        let keys = fs_err::read(keyring).map_err(|e| Error::io(keyring, e))?;
+        let asc_name = asc.rsplit('/').next().unwrap_or(asc);
+        let (_, signature) = get(asc, asc_name, options)?;
+        verify_detached(&bytes, &signature, &keys).map_err(fail)?;
     }
     let tmp = store.tmp().join(format!("{sha256}.source.tmp"));
     fs_err::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -88,4 +142,147 @@ pub(crate) fn download(url: &str, options: &SourceOptions) -> Result<Vec<u8>> {
         .read_to_end(&mut bytes)
         .map_err(|e| fail(e.to_string()))?;
     Ok(bytes)
+}
+
+/// Detached signatures made by the real `gpg` with a key made for the test.
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use sha2::{Digest, Sha256};
+    use slipway_test_support::{generated_dir, require_tool};
+
+    use super::{SourceOptions, fetch_source};
+    use crate::build::store::Store;
+    use crate::error::{Error, Loc};
+    use crate::model::Source;
+
+    fn gpg(home: &Path, args: &[&str]) -> Vec<u8> {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(home)
+            .args([
+                "--batch",
+                "--yes",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .output()
+            .expect("run gpg");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    fn new_key(home: &Path, uid: &str) -> Vec<u8> {
+        fs_err::create_dir_all(home).expect("gnupg home");
+        let mut perms = fs_err::metadata(home).expect("meta").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o700);
+        fs_err::set_permissions(home, perms).expect("chmod");
+        gpg(
+            home,
+            &["--quick-generate-key", uid, "rsa2048", "sign", "never"],
+        );
+        gpg(home, &["--armor", "--export", uid])
+    }
+
+    fn source(asc: bool) -> Source {
+        Source {
+            name: "tarball".into(),
+            url: "https://example.invalid/pkg-1.0.tar.gz".into(),
+            sha256: None,
+            file_name: "pkg-1.0.tar.gz".into(),
+            asc: asc.then(|| "https://example.invalid/pkg-1.0.tar.gz.asc".into()),
+            keyring: asc.then(|| "keys".into()),
+            loc: Loc {
+                file: "img.toml".into(),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn asc_signatures_are_verified_against_the_keyring() {
+        if require_tool("gpg").is_none() {
+            return;
+        }
+        let work = generated_dir("recipe-asc");
+        let _ = fs_err::remove_dir_all(&work);
+        let signer = new_key(
+            &work.join("gnupg-signer"),
+            "Signer <signer@example.invalid>",
+        );
+        let other = new_key(&work.join("gnupg-other"), "Other <other@example.invalid>");
+        let mirror = work.join("mirror");
+        fs_err::create_dir_all(&mirror).expect("mirror");
+        let data = b"the release tarball\n".repeat(1000);
+        let tarball = mirror.join("pkg-1.0.tar.gz");
+        fs_err::write(&tarball, &data).expect("tarball");
+        gpg(
+            &work.join("gnupg-signer"),
+            &[
+                "--armor",
+                "--detach-sign",
+                "--output",
+                mirror.join("pkg-1.0.tar.gz.asc").to_str().expect("utf-8"),
+                tarball.to_str().expect("utf-8"),
+            ],
+        );
+        let keys = work.join("keys.asc");
+        fs_err::write(&keys, &signer).expect("keyring");
+        let wrong_keys = work.join("other.asc");
+        fs_err::write(&wrong_keys, &other).expect("keyring");
+        let options = SourceOptions {
+            mirror: Some(mirror.display().to_string()),
+            offline: true,
+        };
+        let sha = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
+
+        // The signer's key: fetched into the store.
+        let store = Store::open(&work.join("store")).expect("store");
+        let path = fetch_source(&store, &source(true), &sha(&data), &options, Some(&keys))
+            .expect("a good signature verifies");
+        assert_eq!(fs_err::read(&path).expect("stored"), data);
+
+        // Another key: refused, and nothing enters the store.
+        let store = Store::open(&work.join("store-2")).expect("store");
+        let err = fetch_source(
+            &store,
+            &source(true),
+            &sha(&data),
+            &options,
+            Some(&wrong_keys),
+        )
+        .expect_err("another key's keyring");
+        assert!(matches!(err, Error::Signature { .. }), "{err}");
+        assert!(!store.source_dir(&sha(&data)).exists());
+
+        // The file changed after signing (and pinned as changed): refused.
+        let tampered = b"the release tarball, changed\n".to_vec();
+        fs_err::write(&tarball, &tampered).expect("tamper");
+        let err = fetch_source(
+            &store,
+            &source(true),
+            &sha(&tampered),
+            &options,
+            Some(&keys),
+        )
+        .expect_err("a changed file");
+        assert!(matches!(err, Error::Signature { .. }), "{err}");
+        assert!(err.to_string().contains("pkg-1.0.tar.gz.asc"), "{err}");
+
+        // No keyring fetched for a signed source: refused; unsigned: fetched.
+        let err = fetch_source(&store, &source(true), &sha(&tampered), &options, None)
+            .expect_err("no keyring");
+        assert!(matches!(err, Error::Signature { .. }), "{err}");
+        fetch_source(&store, &source(false), &sha(&tampered), &options, None)
+            .expect("unsigned sources need no keyring");
+    }
 }

@@ -3,7 +3,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use super::fetch::{SourceOptions, download};
+use super::fetch::{SourceOptions, get, verify_detached};
 use crate::error::{Error, Result};
 use crate::lock::{Lock, LockedImage, LockedSource};
 use crate::model::{Base, Recipe};
@@ -61,17 +61,24 @@ pub fn make_lock(
             let sha256 = match previous.and_then(|p| p.source_sha256(&source.url)) {
                 Some(s) => s.to_owned(),
                 None => {
-                    let bytes = match &sources.mirror {
-                        Some(m) if !m.starts_with("http") => {
-                            let f = std::path::Path::new(m).join(&source.file_name);
-                            fs_err::read(&f).map_err(|e| Error::io(&f, e))?
-                        }
-                        Some(m) => download(
-                            &format!("{}/{}", m.trim_end_matches('/'), source.file_name),
-                            sources,
-                        )?,
-                        None => download(&source.url, sources)?,
-                    };
+                    let (location, bytes) = get(&source.url, &source.file_name, sources)?;
+                    // A signed source is pinned only once its signature verifies.
+                    if let Some(asc) = &source.asc {
+                        let keyring = source.keyring.clone().unwrap_or_default();
+                        let fail = |message: String| Error::Signature {
+                            what: format!("source `{}` from {location}", source.name),
+                            asc: asc.clone(),
+                            keyring: keyring.clone(),
+                            message,
+                        };
+                        let ring = image
+                            .source(&keyring)
+                            .ok_or_else(|| fail("the keyring is not a source".into()))?;
+                        let (_, keys) = get(&ring.url, &ring.file_name, sources)?;
+                        let asc_name = asc.rsplit('/').next().unwrap_or(asc);
+                        let (_, signature) = get(asc, asc_name, sources)?;
+                        verify_detached(&bytes, &signature, &keys).map_err(fail)?;
+                    }
                     hex::encode(Sha256::digest(&bytes))
                 }
             };

@@ -362,18 +362,34 @@ fn fetch_sources(
             Action::Script(_) => {}
         }
     }
-    let mut out = BTreeMap::new();
-    for fetch in &plan.fetches {
-        if !used.contains(fetch.name.as_str()) {
-            continue;
-        }
+    // The keyrings of signed sources are fetched first.
+    let keyrings: BTreeSet<&str> = image
+        .sources
+        .iter()
+        .filter(|s| used.contains(s.name.as_str()) && s.asc.is_some())
+        .filter_map(|s| s.keyring.as_deref())
+        .collect();
+    used.extend(&keyrings);
+    let mut fetches: Vec<_> = plan
+        .fetches
+        .iter()
+        .filter(|f| used.contains(f.name.as_str()))
+        .collect();
+    fetches.sort_by_key(|f| !keyrings.contains(f.name.as_str()));
+    let mut out: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for fetch in fetches {
         let source = image
             .source(&fetch.name)
             .ok_or_else(|| build_err(format!("source `{}`", fetch.name), "not in the recipe"))?;
         let sha256 = fetch.sha256.as_deref().ok_or_else(|| Error::Unpinned {
             what: format!("source `{}` ({})", fetch.name, fetch.url),
         })?;
-        let path = fetch::fetch_source(store, source, sha256, &options.sources)?;
+        let keyring = source.keyring.as_deref().and_then(|k| {
+            let file = &image.source(k)?.file_name;
+            out.get(k).map(|dir| dir.join(file))
+        });
+        let path =
+            fetch::fetch_source(store, source, sha256, &options.sources, keyring.as_deref())?;
         reporter.event(&Event::Source(&fetch.name));
         let dir = path.parent().map(Path::to_path_buf).unwrap_or(path);
         out.insert(fetch.name.clone(), dir);
