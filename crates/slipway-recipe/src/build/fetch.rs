@@ -193,6 +193,21 @@ mod tests {
         gpg(home, &["--armor", "--export", uid])
     }
 
+    /// Stops the gpg-agents of the homes under a directory.
+    struct Agents(std::path::PathBuf);
+
+    impl Drop for Agents {
+        fn drop(&mut self) {
+            for home in ["s", "o"] {
+                let _ = Command::new("gpgconf")
+                    .arg("--homedir")
+                    .arg(self.0.join(home))
+                    .args(["--kill", "gpg-agent"])
+                    .output();
+            }
+        }
+    }
+
     fn source(asc: bool) -> Source {
         Source {
             name: "tarball".into(),
@@ -215,18 +230,23 @@ mod tests {
         }
         let work = generated_dir("recipe-asc");
         let _ = fs_err::remove_dir_all(&work);
-        let signer = new_key(
-            &work.join("gnupg-signer"),
-            "Signer <signer@example.invalid>",
-        );
-        let other = new_key(&work.join("gnupg-other"), "Other <other@example.invalid>");
+        // Fresh, short GnuPG homes (agent sockets live there), agents
+        // stopped at the end.
+        let homes = tempfile::Builder::new()
+            .prefix("slipway-gpg")
+            .tempdir_in("/tmp")
+            .expect("gnupg homes");
+        let _agents = Agents(homes.path().to_path_buf());
+        let signer_home = homes.path().join("s");
+        let signer = new_key(&signer_home, "Signer <signer@example.invalid>");
+        let other = new_key(&homes.path().join("o"), "Other <other@example.invalid>");
         let mirror = work.join("mirror");
         fs_err::create_dir_all(&mirror).expect("mirror");
         let data = b"the release tarball\n".repeat(1000);
         let tarball = mirror.join("pkg-1.0.tar.gz");
         fs_err::write(&tarball, &data).expect("tarball");
         gpg(
-            &work.join("gnupg-signer"),
+            &signer_home,
             &[
                 "--armor",
                 "--detach-sign",

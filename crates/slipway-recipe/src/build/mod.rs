@@ -9,11 +9,12 @@
 //! clear error.
 
 mod fetch;
+mod from_image;
 mod key;
 mod lock;
 mod packages;
+mod srpm;
 mod store;
-mod unpack;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -154,6 +155,8 @@ struct Built {
     /// The image's runtime key when it differs from its planned key
     /// ([`key::image`]).
     runtime_key: Option<String>,
+    /// The image's planned key (empty for a registry base).
+    planned_key: String,
 }
 
 /// Build the images of `plan`.
@@ -176,7 +179,7 @@ pub fn build(
         let base = prepare_base(&store, image, image_plan, &built, options, reporter)?;
         let sources = fetch_sources(&store, image, image_plan, options, reporter)?;
         let layers = run_steps(
-            &store, &sandbox, recipe, image, image_plan, &base, &sources, options, reporter,
+            &store, &sandbox, recipe, image, image_plan, &base, &built, &sources, options, reporter,
         )?;
         let (result, image_report) =
             assemble(&store, image, image_plan, base, layers, options, reporter)?;
@@ -301,21 +304,21 @@ fn prepare_base(
             .join(format!("unpack-{}", store::key_hex(&manifest_digest)));
         let _ = fs_err::remove_dir_all(&tmp);
         fs_err::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        for layer in &layers {
-            let file = fs_err::File::open(&layer.blob).map_err(|e| Error::io(&layer.blob, e))?;
-            let reader = std::io::BufReader::new(file);
-            match layer.descriptor.media_type() {
-                MediaType::ImageLayerGzip => {
-                    unpack::apply_layer(flate2::read::MultiGzDecoder::new(reader), &tmp)?
-                }
-                MediaType::ImageLayer => unpack::apply_layer(reader, &tmp)?,
-                other => {
-                    return Err(build_err(
-                        format!("base `{reference}`"),
-                        format!("layer media type {other} cannot be unpacked yet"),
-                    ));
-                }
-            }
+        // slipway-oci's unpack: digests and diff ids checked, whiteouts
+        // applied, nothing written outside the tree.
+        let unpacked =
+            slipway_oci::unpack(&layout, &base, &tmp, &slipway_oci::UnpackOptions::default())?;
+        if let Some(refused) = unpacked.refused.first() {
+            return Err(build_err(
+                format!("base `{reference}`"),
+                format!(
+                    "layer {} entry `{}` cannot be applied: {} ({} refused in all)",
+                    refused.layer,
+                    refused.path,
+                    refused.reason,
+                    unpacked.refused.len()
+                ),
+            ));
         }
         fs_err::rename(&tmp, &tree).map_err(|e| Error::io(&tree, e))?;
     }
@@ -324,6 +327,7 @@ fn prepare_base(
         config: base.config.clone(),
         lowers: vec![tree],
         runtime_key: None,
+        planned_key: String::new(),
     })
 }
 
@@ -458,6 +462,7 @@ fn run_steps(
     image: &Image,
     plan: &ImagePlan,
     base: &Built,
+    built: &BTreeMap<String, Built>,
     sources: &BTreeMap<String, PathBuf>,
     options: &BuildOptions,
     reporter: &dyn Reporter,
@@ -485,9 +490,22 @@ fn run_steps(
                     let Some(step) = image.step(&step_plan.name) else {
                         continue;
                     };
+                    let from = match &step.from_image {
+                        Some(f) => match built.get(&f.image) {
+                            Some(b) => Some(b),
+                            None => {
+                                failure = Some(build_err(
+                                    format!("{}: from-image `{}`", step.loc, f.image),
+                                    "that image is not built before this one",
+                                ));
+                                break;
+                            }
+                        },
+                        None => None,
+                    };
                     started.insert(step_plan.name.clone());
                     running += 1;
-                    let deps: Vec<(String, String)> = step_plan
+                    let mut deps: Vec<(String, String)> = step_plan
                         .depends_on
                         .iter()
                         .map(|d| {
@@ -507,6 +525,11 @@ fn run_steps(
                         .map(|(_, runtime)| store.tree(runtime))
                         .chain(base.lowers.iter().cloned())
                         .collect();
+                    // The from-image image counts like a step run over.
+                    if let Some(b) = from {
+                        let runtime = b.runtime_key.clone().unwrap_or(b.planned_key.clone());
+                        deps.push((b.planned_key.clone(), runtime));
+                    }
                     let mut step_plan = step_plan.clone();
                     step_plan.key =
                         key::derive(&step_plan.key, base.runtime_key.as_deref(), &deps, None);
@@ -514,8 +537,8 @@ fn run_steps(
                     let env = &env;
                     scope.spawn(move || {
                         let result = run_one(
-                            store, sandbox, recipe, image, step, &step_plan, lowers, env, sources,
-                            reporter,
+                            store, sandbox, recipe, image, step, &step_plan, lowers, from, env,
+                            sources, reporter,
                         );
                         let _ = tx.send((step_plan.name.clone(), result));
                     });
@@ -561,13 +584,14 @@ fn run_one(
     step: &crate::model::Step,
     plan: &StepPlan,
     lowers: Vec<PathBuf>,
+    from: Option<&Built>,
     env: &BTreeMap<String, String>,
     sources: &BTreeMap<String, PathBuf>,
     reporter: &dyn Reporter,
 ) -> Result<(CachedLayer, bool, String)> {
     if let Action::Packages(ops) = &step.action {
         return run_packages(
-            store, sandbox, recipe, image, step, plan, ops, lowers, sources, reporter,
+            store, sandbox, recipe, image, step, plan, ops, lowers, from, sources, reporter,
         );
     }
     if let Some(hit) = store.cached(&plan.key)? {
@@ -580,19 +604,12 @@ fn run_one(
     let script = match &step.action {
         Action::Script(path) => path,
         Action::Packages(_) => unreachable!("handled above"),
-        Action::SrpmPatch(_) => {
-            return Err(Error::Unsupported {
-                loc: step.loc.clone(),
-                what: format!("srpm-patch step `{}`", step.name),
-            });
+        Action::SrpmPatch(patch) => {
+            return run_srpm_patch(
+                store, sandbox, image, step, plan, patch, lowers, sources, reporter,
+            );
         }
     };
-    if step.from_image.is_some() {
-        return Err(Error::Unsupported {
-            loc: step.loc.clone(),
-            what: "`from-image`".into(),
-        });
-    }
     reporter.event(&Event::Running {
         image: &image.name,
         step: &step.name,
@@ -623,6 +640,17 @@ fn run_one(
     sandbox_step
         .inputs
         .push((recipe_root, PathBuf::from("/.slipway/recipe")));
+    let exported = match (&step.from_image, from) {
+        (Some(f), Some(b)) => Some(from_image::export(
+            store, sandbox, image, step, b, &f.path, &plan.key,
+        )?),
+        _ => None,
+    };
+    if let Some(dir) = &exported {
+        sandbox_step
+            .inputs
+            .push((dir.clone(), PathBuf::from(from_image::MOUNT)));
+    }
     for input in &step.inputs {
         if let Some(dir) = sources.get(input) {
             sandbox_step
@@ -636,8 +664,11 @@ fn run_one(
             image: image.name.clone(),
             step: step.name.clone(),
             source,
-        })?;
-    capture(store, image, step, plan, outcome, started, reporter)
+        });
+    if let Some(dir) = &exported {
+        let _ = fs_err::remove_dir_all(dir);
+    }
+    capture(store, image, step, plan, outcome?, started, reporter)
         .map(|(layer, cached)| (layer, cached, plan.key.clone()))
 }
 
@@ -826,6 +857,7 @@ fn assemble(
             config,
             lowers,
             runtime_key,
+            planned_key: plan.key.clone(),
         },
         ImageReport {
             name: image.name.clone(),
@@ -846,6 +878,7 @@ fn run_packages(
     plan: &StepPlan,
     ops: &[crate::model::PackageOp],
     lowers: Vec<PathBuf>,
+    from: Option<&Built>,
     sources: &BTreeMap<String, PathBuf>,
     reporter: &dyn Reporter,
 ) -> Result<(CachedLayer, bool, String)> {
@@ -926,7 +959,17 @@ fn run_packages(
     let plan = &plan;
     let rpm_dir = packages::rpm_dir(&store.tmp(), &plan.key);
     let _ = fs_err::remove_dir_all(&rpm_dir);
-    let script = resolved.materialize(&rpm_dir, 4)?;
+    let exported = match (&step.from_image, from) {
+        (Some(f), Some(b)) => Some(from_image::export(
+            store, sandbox, image, step, b, &f.path, &plan.key,
+        )?),
+        _ => None,
+    };
+    let script = resolved.materialize(&rpm_dir, 4, exported.as_deref());
+    if let Some(dir) = &exported {
+        let _ = fs_err::remove_dir_all(dir);
+    }
+    let script = script?;
     let mut run = slipway_sandbox::Step::new(
         format!("{}/{}", image.name, step.name),
         ["/bin/sh", "-c", &script],
@@ -942,6 +985,48 @@ fn run_packages(
     let result = capture(store, image, step, plan, outcome, started, reporter);
     let _ = fs_err::remove_dir_all(&rpm_dir);
     result.map(|(layer, cached)| (layer, cached, key))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_srpm_patch(
+    store: &Store,
+    sandbox: &slipway_sandbox::Sandbox,
+    image: &Image,
+    step: &crate::model::Step,
+    plan: &StepPlan,
+    patch: &crate::model::SrpmPatch,
+    lowers: Vec<PathBuf>,
+    sources: &BTreeMap<String, PathBuf>,
+    reporter: &dyn Reporter,
+) -> Result<(CachedLayer, bool, String)> {
+    reporter.event(&Event::Running {
+        image: &image.name,
+        step: &step.name,
+    });
+    let started = Instant::now();
+    let scratch = store
+        .tmp()
+        .join(format!("srpm-{}", store::key_hex(&plan.key)));
+    let result = (|| {
+        let script = srpm::prepare(image, step, patch, sources, &scratch)?;
+        let mut run = slipway_sandbox::Step::new(
+            format!("{}/{}", image.name, step.name),
+            ["/bin/sh", "-c", &script],
+        );
+        run.linux32 = step.personality == Personality::Linux32;
+        run.inputs
+            .push((scratch.clone(), PathBuf::from(srpm::MOUNT)));
+        let outcome = sandbox
+            .run(&slipway_sandbox::Base::Overlay(lowers), &run)
+            .map_err(|source| Error::Step {
+                image: image.name.clone(),
+                step: step.name.clone(),
+                source,
+            })?;
+        capture(store, image, step, plan, outcome, started, reporter)
+    })();
+    let _ = fs_err::remove_dir_all(&scratch);
+    result.map(|(layer, cached)| (layer, cached, plan.key.clone()))
 }
 
 #[cfg(test)]

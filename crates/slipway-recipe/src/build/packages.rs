@@ -41,6 +41,9 @@ fn yum_err(loc: &Loc, what: &str) -> impl Fn(slipway_yum::Error) -> Error {
 pub(crate) enum ResolvedOp {
     /// `clean`.
     Clean,
+    /// `install-local`: RPM files matched by these globs under the step's
+    /// `from-image` directory (its content is in the key through the image's).
+    Local(Vec<String>),
     /// A transaction: what it installs or upgrades, what it erases (NEVRAs).
     Transaction {
         /// Installed or upgraded, in the resolver's order.
@@ -217,11 +220,13 @@ pub(crate) fn resolve_step(
                 resolved.push(ResolvedOp::Clean);
                 continue;
             }
-            PackageOp::InstallLocal(_) | PackageOp::BuildDep(_) => {
-                return Err(Error::Unsupported {
-                    loc: step.loc.clone(),
-                    what: "`install-local` and `builddep` operations".into(),
-                });
+            PackageOp::InstallLocal(globs) => {
+                resolved.push(ResolvedOp::Local(globs.clone()));
+                continue;
+            }
+            PackageOp::BuildDep(source) => {
+                let srpm = files.source(image, source, &step.loc)?;
+                (Job::Install, build_requires(&srpm, &step.loc)?)
             }
         };
         let tx = resolve(&repos, &installed, &Request { job, specs }, arch)
@@ -265,6 +270,12 @@ pub(crate) fn resolved_key(ops: &[ResolvedOp]) -> String {
     for op in ops {
         match op {
             ResolvedOp::Clean => h.field("op", "clean"),
+            ResolvedOp::Local(globs) => {
+                h.field("op", "local");
+                for g in globs {
+                    h.field("glob", g);
+                }
+            }
             ResolvedOp::Transaction { packages, erased } => {
                 h.field("op", "transaction");
                 let mut ids: Vec<String> = packages
@@ -307,7 +318,7 @@ pub(crate) fn check_lock(
     let mut got: Vec<(String, Option<String>)> = resolved
         .iter()
         .flat_map(|op| match op {
-            ResolvedOp::Clean => Vec::new(),
+            ResolvedOp::Clean | ResolvedOp::Local(_) => Vec::new(),
             ResolvedOp::Transaction { packages, .. } => packages
                 .iter()
                 .map(|p| {
@@ -370,7 +381,12 @@ impl Resolved {
     /// Download (verified) what the operations install into `rpm_dir` and
     /// return the shell script that performs them with the rootfs's rpm,
     /// which expects `rpm_dir` at `/inputs/rpms`.
-    pub(crate) fn materialize(&self, rpm_dir: &Path, jobs: usize) -> Result<String> {
+    pub(crate) fn materialize(
+        &self,
+        rpm_dir: &Path,
+        jobs: usize,
+        from_image: Option<&Path>,
+    ) -> Result<String> {
         let mut script = String::from("set -eux\n");
         fs_err::create_dir_all(rpm_dir).map_err(|e| Error::io(rpm_dir, e))?;
         for (name, rpm) in &self.release_rpms {
@@ -389,6 +405,27 @@ impl Resolved {
             let (packages, erased) = match op {
                 ResolvedOp::Clean => {
                     script.push_str("rm -rf /var/cache/yum\n");
+                    continue;
+                }
+                ResolvedOp::Local(globs) => {
+                    let dir = from_image.ok_or_else(|| Error::Build {
+                        what: format!("{}: install-local", self.loc),
+                        message: "the step has no `from-image` directory".into(),
+                    })?;
+                    let mut names = Vec::new();
+                    for file in local_rpms(dir, globs, &self.loc)? {
+                        let name = file
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        let target = rpm_dir.join(&name);
+                        fs_err::copy(&file, &target).map_err(|e| Error::io(&target, e))?;
+                        names.push(format!("/inputs/rpms/{name}"));
+                    }
+                    script.push_str(&format!(
+                        "rpm -Uvh --nodeps --oldpackage --replacepkgs {}\n",
+                        names.join(" ")
+                    ));
                     continue;
                 }
                 ResolvedOp::Transaction { packages, erased } => (packages, erased),
@@ -430,6 +467,64 @@ impl Resolved {
     }
 }
 
+/// The files under `dir` (relative paths) matched by `globs`, sorted; a glob
+/// that matches nothing is an error.
+pub(crate) fn local_rpms(dir: &Path, globs: &[String], loc: &Loc) -> Result<Vec<PathBuf>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+        for entry in fs_err::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let path = entry.map_err(|e| Error::io(dir, e))?.path();
+            if path.is_dir() {
+                walk(root, &path, out)?;
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                out.push((rel.to_string_lossy().into_owned(), path.clone()));
+            }
+        }
+        Ok(())
+    }
+    let mut all = Vec::new();
+    walk(dir, dir, &mut all)?;
+    all.sort();
+    let mut found = Vec::new();
+    for glob in globs {
+        let matched: Vec<&PathBuf> = all
+            .iter()
+            .filter(|(rel, _)| slipway_yum::repofile::glob_match(glob, rel))
+            .map(|(_, p)| p)
+            .collect();
+        if matched.is_empty() {
+            return Err(Error::Build {
+                what: format!("{loc}: install-local `{glob}`"),
+                message: format!(
+                    "matches no file under the from-image directory ({} files)",
+                    all.len()
+                ),
+            });
+        }
+        found.extend(matched.into_iter().cloned());
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+/// What `yum-builddep` installs for a source RPM: its requirements by name
+/// (rpmlib features left out).
+fn build_requires(srpm: &Path, loc: &Loc) -> Result<Vec<String>> {
+    let header = slipway_rpm::read_header(srpm).map_err(|e| Error::Build {
+        what: format!("{loc}: builddep `{}`", srpm.display()),
+        message: e.to_string(),
+    })?;
+    let mut names: Vec<String> = header
+        .requires
+        .iter()
+        .map(|d| d.name.clone())
+        .filter(|n| !n.starts_with("rpmlib("))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 /// Where the RPMs of a step are gathered (inside the store's tmp).
 pub(crate) fn rpm_dir(tmp: &Path, key: &str) -> PathBuf {
     tmp.join(format!("rpms-{}", super::store::key_hex(key)))
@@ -462,6 +557,41 @@ mod tests {
             },
             ResolvedOp::Clean,
         ]
+    }
+
+    #[test]
+    fn install_local_globs_match_under_the_from_image_directory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for f in [
+            "x86_64/glibc-2.12.rpm",
+            "x86_64/glibc-devel-2.12.rpm",
+            "noarch/n.rpm",
+        ] {
+            let p = dir.path().join(f);
+            fs_err::create_dir_all(p.parent().expect("parent")).expect("dir");
+            fs_err::write(&p, b"").expect("file");
+        }
+        let loc = crate::error::Loc {
+            file: "x.toml".into(),
+            line: 1,
+        };
+        let found = super::local_rpms(dir.path(), &["x86_64/*.rpm".into()], &loc).expect("globs");
+        let names: Vec<_> = found
+            .iter()
+            .map(|p| {
+                p.strip_prefix(dir.path())
+                    .expect("under")
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            ["x86_64/glibc-2.12.rpm", "x86_64/glibc-devel-2.12.rpm"]
+        );
+        let err =
+            super::local_rpms(dir.path(), &["i686/*.rpm".into()], &loc).expect_err("no match");
+        assert!(err.to_string().contains("i686/*.rpm"), "{err}");
     }
 
     #[test]
@@ -644,7 +774,7 @@ packages = [{ install = ["mini-tool", "mini-extra"] }]
         assert_eq!(resolved.release_rpms[0].0, "test-release");
 
         let rpm_dir = work.join("rpms");
-        let script = resolved.materialize(&rpm_dir, 2).expect("downloads");
+        let script = resolved.materialize(&rpm_dir, 2, None).expect("downloads");
         assert!(
             script.contains(
                 "rpm -q --quiet test-release || rpm -Uvh --nodeps /inputs/rpms/test-release-1-1.noarch.rpm"
