@@ -2,11 +2,11 @@
 //! in the sandbox (independent steps in parallel, cached steps reused),
 //! capture each as a layer and write the images.
 //!
-//! Done today: registry bases (pulled by digest), image-on-image bases,
-//! sources (sha256-checked, from upstream or a mirror), script steps, the
-//! step cache, OCI layout output. Package steps and `srpm-patch` steps wait
-//! for the yum install path and the vsyscall crate and are refused with a
-//! clear error.
+//! Registry bases (pulled by digest, unpacked by slipway-oci), image-on-image
+//! bases, sources (sha256-checked, `asc`-verified, from upstream or a
+//! mirror), script, package and `srpm-patch` steps, `from-image` inputs, the
+//! step cache (runtime keys for resolved package sets: `key.rs`), OCI layout
+//! output.
 
 mod fetch;
 mod from_image;
