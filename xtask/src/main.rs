@@ -31,6 +31,8 @@ pub(crate) const TEST_WORLD_PACKAGES: &[&str] = &[
     "pigz",
     // slipway-oci: `setcap` for the security.capability round trip through umoci
     "libcap2-bin",
+    // cargo xtask bench layers: CPU seconds of each contender
+    "time",
     "gcc",
     "make",
     "iproute2",

@@ -36,7 +36,8 @@
 //!   (long paths/targets, big sizes/ids, `SCHILY.xattr.*`), hard links by
 //!   device and inode (the first path in order is the file). `security.selinux`
 //!   is left out: it describes the host, not the image.
-//! - **gzip** is deflate level 6 with zlib-rs in independent 512 KiB blocks
+//! - **gzip** is deflate level 2 ([`GZIP_LEVEL`], chosen for speed; see
+//!   there) with zlib-rs in independent 512 KiB blocks
 //!   (each primed with the previous 32 KiB, as pigz does) compressed on all
 //!   CPUs and joined into one member with mtime 0 and OS byte 255: the output
 //!   does not depend on the thread count. The tar digest (diff id) and the

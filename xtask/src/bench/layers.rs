@@ -5,10 +5,12 @@
 //!
 //! The tree is read once first so that every contender finds it in the page
 //! cache; contenders alternate across rounds and the best time of each counts.
+//! CPU seconds (user + system, from GNU `time`) are printed too: on a shared
+//! machine they move much less than wall time.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
@@ -27,7 +29,7 @@ pub(crate) fn run(rest: &[String]) -> Result<()> {
             ),
         }
     }
-    for tool in ["umoci", "pigz", "tar", "du"] {
+    for tool in ["umoci", "pigz", "tar", "du", "time"] {
         if which(tool).is_none() {
             bail!(
                 "`{tool}` is missing (run `cargo xtask test` as root once to install the test world)"
@@ -56,6 +58,7 @@ pub(crate) fn run(rest: &[String]) -> Result<()> {
             .arg(format!("tar -C '{}' -cf - . > /dev/null", tree.display())),
     )?;
 
+    let load_before = load_average();
     let (mut sw, mut tp, mut um, mut zs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut sw_size, mut tp_size, mut um_size, mut zs_size) = (0, 0, 0, 0);
     for round in 0..rounds {
@@ -107,7 +110,12 @@ pub(crate) fn run(rest: &[String]) -> Result<()> {
         zs_size = dir_size(&out)?;
         std::fs::remove_dir_all(&out)?;
     }
-    let best = |v: &[Duration]| v.iter().min().copied().unwrap_or_default().as_secs_f64();
+    let best = |v: &[Timing]| {
+        v.iter()
+            .copied()
+            .min_by(|a, b| a.wall.total_cmp(&b.wall))
+            .unwrap_or_default()
+    };
     let (sw, tp, um, zs) = (best(&sw), best(&tp), best(&um), best(&zs));
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let mb = size as f64 / 1e6;
@@ -115,10 +123,12 @@ pub(crate) fn run(rest: &[String]) -> Result<()> {
         "layer from {} ({mb:.0} MB of files), {cpus} CPUs, best of {rounds}:",
         tree.display()
     );
-    let row = |name: &str, secs: f64, out: u64| {
+    let row = |name: &str, t: Timing, out: u64| {
         println!(
-            "  {name:<34} {secs:>7.2} s  {:>7.1} MB/s  output {:>7.1} MB",
-            mb / secs,
+            "  {name:<30} {:>7.2} s wall  {:>7.2} s CPU  {:>6.1} MB/s  output {:>7.1} MB",
+            t.wall,
+            t.cpu,
+            mb / t.wall,
             out as f64 / 1e6
         );
     };
@@ -127,23 +137,60 @@ pub(crate) fn run(rest: &[String]) -> Result<()> {
     row("umoci insert", um, um_size);
     row("slipway import-rootfs (zstd)", zs, zs_size);
     println!(
-        "  slipway / tar|pigz = {:.2}  (target ≤ 1.2)\n  umoci / slipway    = {:.2}  (target ≥ 1.5)",
-        sw / tp,
-        um / sw
+        "  slipway / tar|pigz = {:.2} wall, {:.2} CPU  (target ≤ 1.2)\n  umoci / slipway    = {:.2} wall, {:.2} CPU  (target ≥ 1.5)",
+        sw.wall / tp.wall,
+        sw.cpu / tp.cpu,
+        um.wall / sw.wall,
+        um.cpu / sw.cpu
+    );
+    println!(
+        "  load average before/after: {load_before} / {}",
+        load_average()
     );
     Ok(())
 }
 
-fn time(cmd: &mut Command) -> Result<Duration> {
+/// Wall time and CPU seconds (user + system of the command and its children).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Timing {
+    wall: f64,
+    cpu: f64,
+}
+
+fn time(cmd: &mut Command) -> Result<Timing> {
+    let cpu_file = std::env::temp_dir().join(format!("slipway-bench-time-{}", std::process::id()));
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .args(["-f", "%U %S", "-o"])
+        .arg(&cpu_file)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
     let start = Instant::now();
-    let out = cmd
+    let out = timed
         .output()
-        .with_context(|| format!("could not start {cmd:?}"))?;
-    let elapsed = start.elapsed();
+        .with_context(|| format!("could not start {timed:?}"))?;
+    let wall = start.elapsed().as_secs_f64();
     if !out.status.success() {
         bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    Ok(elapsed)
+    let text = std::fs::read_to_string(&cpu_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&cpu_file);
+    let cpu = text
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|n| n.parse::<f64>().ok())
+        .sum();
+    Ok(Timing { wall, cpu })
+}
+
+/// The 1-minute load average: other work on the machine skews wall times.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn tree_size(dir: &Path) -> Result<u64> {
