@@ -292,13 +292,18 @@ impl Pool {
                 std::thread::Builder::new()
                     .name(format!("gzip-{i}"))
                     .spawn(move || {
-                        let mut compress = Compress::new(flate2::Compression::new(level), false);
                         loop {
                             let job = match rx.lock() {
                                 Ok(rx) => rx.recv(),
                                 Err(_) => return,
                             };
                             let Ok(job) = job else { return };
+                            // A fresh deflate state per block: `reset()` +
+                            // `set_dictionary()` on a reused one leaves state
+                            // behind with zlib-rs, and the bytes would then
+                            // depend on scheduling (see the regression test).
+                            let mut compress =
+                                Compress::new(flate2::Compression::new(level), false);
                             let out = deflate_block(&mut compress, &job.data, &job.dict, job.last);
                             let _ = job.result.send(out);
                         }
@@ -321,7 +326,6 @@ fn deflate_block(
     dict: &[u8],
     last: bool,
 ) -> io::Result<Vec<u8>> {
-    compress.reset();
     if !dict.is_empty() {
         compress
             .set_dictionary(dict)
@@ -449,6 +453,37 @@ mod tests {
                 .read_to_end(&mut again)
                 .unwrap();
             assert_eq!(again, data);
+        }
+    }
+
+    /// Regression: workers once reused one `Compress` with `reset()` +
+    /// `set_dictionary()`, which with zlib-rs left state behind, so the bytes
+    /// depended on which worker had compressed which block before. Many
+    /// blocks of mixed compressibility, several thread counts, repeated.
+    #[test]
+    fn many_blocks_give_the_same_bytes_at_any_thread_count_every_time() {
+        let mut state = 0x2545_f491_u32;
+        let mut data = Vec::new();
+        for i in 0..40 {
+            if i % 3 == 0 {
+                data.extend((0..GZIP_BLOCK / 2).map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    (state >> 7) as u8
+                }));
+            } else {
+                data.extend(sample(GZIP_BLOCK / 2 + i * 1000));
+            }
+        }
+        let reference = gz(&data, 1);
+        for threads in [2, 3, 4] {
+            for round in 0..3 {
+                assert!(
+                    gz(&data, threads) == reference,
+                    "{threads} threads, round {round}: output differs from one thread's"
+                );
+            }
         }
     }
 }
