@@ -312,4 +312,52 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
         let config = skopeo_inspect(&["--config"]);
         assert!(config.contains("slipway: cleanup"), "{config}");
     }
+
+    // from-image: a second image takes a directory of the first (at
+    // /inputs/from-image); the first comes from the cache.
+    fs_err::write(
+        recipes.join("steps/take.sh"),
+        "#!/bin/sh\nset -eu\nmkdir -p /opt/taken\ncp /inputs/from-image/version /opt/taken/mini-tool-version\n",
+    )
+    .expect("script");
+    fs_err::write(
+        recipes.join("mini-consumer.toml"),
+        "description = \"takes /usr/share/mini-tool of mini-manylinux\"\n\
+         platform = \"linux/amd64\"\n[base]\nimage = \"mini-manylinux\"\n\
+         [[steps]]\nname = \"take\"\nscript = \"steps/take.sh\"\n\
+         from-image = { image = \"mini-manylinux\", path = \"/usr/share/mini-tool\" }\n",
+    )
+    .expect("recipe");
+    let consumer_args: Vec<&str> = std::iter::once("build")
+        .chain(std::iter::once("mini-consumer"))
+        .chain(build_args[1..].iter().copied().filter(|a| *a != "--locked"))
+        .collect();
+    let (stdout, stderr) = ok(&slipway(&bin, &consumer_args));
+    assert!(ran_and_cached(&stderr).0.is_empty(), "{stderr}");
+    assert!(stderr.contains("mini-consumer/take: running"), "{stderr}");
+    assert!(stdout.contains("mini-consumer "), "{stdout}");
+    let bundle = work.path().join("bundle-consumer");
+    let unpack = Command::new("umoci")
+        .args([
+            "unpack",
+            "--image",
+            &format!("{}:latest", out_dir.join("mini-consumer").display()),
+        ])
+        .arg(&bundle)
+        .output()
+        .expect("umoci");
+    assert!(
+        unpack.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unpack.stderr)
+    );
+    assert_eq!(
+        fs_err::read_to_string(bundle.join("rootfs/opt/taken/mini-tool-version"))
+            .expect("taken from mini-manylinux"),
+        "1.1\n"
+    );
+    assert!(
+        !bundle.join("rootfs/inputs/from-image").exists(),
+        "the input mount is not part of the layer"
+    );
 }
