@@ -167,6 +167,39 @@ fn resolve_json_table_errors_and_fetch() {
     );
     assert!(out.stdout.is_empty());
 
+    // resolve --write-lock, then fetch --lock --locked: the locked set is what
+    // resolve printed, and every package lands verified in --dest.
+    let lock = reposd.path().join("slipway.lock");
+    let mut cmd = slipway();
+    cmd.arg("resolve");
+    base_args(&mut cmd);
+    run_ok(cmd.arg("--write-lock").arg(&lock).args(["install", "bar"]));
+    let lock_text = fs_err::read_to_string(&lock).unwrap();
+    let locked_dest = tempfile::tempdir().unwrap();
+    let mut cmd = slipway();
+    cmd.arg("fetch");
+    base_args(&mut cmd);
+    run_ok(
+        cmd.arg("--lock")
+            .arg(&lock)
+            .arg("--locked")
+            .arg("--dest")
+            .arg(locked_dest.path()),
+    );
+    let locked_files: BTreeSet<String> = fs_err::read_dir(locked_dest.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!locked_files.is_empty());
+    for file in &locked_files {
+        let nevra = file.trim_end_matches(".rpm");
+        let name = nevra.rsplitn(3, '-').last().unwrap();
+        assert!(
+            lock_text.contains(name),
+            "{name} missing from the lock:\n{lock_text}"
+        );
+    }
+
     // fetch: resolve, download verified, place in --dest byte-identical.
     let dest = tempfile::tempdir().unwrap();
     let mut cmd = slipway();

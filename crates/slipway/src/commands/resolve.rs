@@ -72,6 +72,11 @@ pub(crate) struct ResolveArgs {
     /// Print the transaction as JSON (an array of objects) instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also write the transaction as a lock file (`slipway.lock` format: NEVRA,
+    /// repo, URL, size and checksum of every package, and each repo's
+    /// repomd revision), for `slipway fetch --lock FILE --locked`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) write_lock: Option<PathBuf>,
     /// `[install|update|erase] PKG…` (the job defaults to install).
     #[arg(value_name = "JOB|PKG", trailing_var_arg = true)]
     pub(crate) words: Vec<String>,
@@ -114,12 +119,15 @@ pub(crate) fn resolve_words(
 
 pub(crate) fn run(args: ResolveArgs) -> anyhow::Result<()> {
     let transport = Transport::new()?;
-    let (_, tx) = resolve_words(
+    let (repos, tx) = resolve_words(
         &args.repos,
         args.installed.as_ref(),
         &args.words,
         &transport,
     )?;
+    if let Some(path) = &args.write_lock {
+        slipway_yum::Lock::from_transaction(&tx, &repos).write(path)?;
+    }
     let out = if args.json { json(&tx) } else { table(&tx) };
     print!("{out}");
     Ok(())
