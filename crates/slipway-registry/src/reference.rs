@@ -220,137 +220,48 @@ mod tests {
 
     const D: &str = "sha256:5b6cd9f6a1f4a2b9e7b2a1c0f0e5b7d3e9c6f1a2b3c4d5e6f708192a3b4c5d6e";
 
-    /// `input` → (registry, api host, repository, tag, digest, display).
-    fn check(input: &str, expect: (&str, &str, &str, Option<&str>, Option<&str>, &str)) {
-        let r = Reference::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
-        let got = (
-            r.registry(),
-            r.api_host(),
-            r.repository(),
-            r.tag(),
-            r.digest(),
-            r.to_string(),
-        );
-        assert_eq!(
-            got,
-            (
-                expect.0,
-                expect.1,
-                expect.2,
-                expect.3,
-                expect.4,
-                expect.5.to_owned()
-            ),
-            "{input}"
-        );
-    }
+    /// One row per reference, columns separated by `|`: input, registry,
+    /// API host, repository, tag, digest, display (`-` = none; `$D` = [`D`]).
+    const NORMALISATION: &str = "
+        centos:6.9 | docker.io | registry-1.docker.io | library/centos | 6.9 | - | docker.io/library/centos:6.9
+        centos | docker.io | registry-1.docker.io | library/centos | - | - | docker.io/library/centos
+        i386/centos:6 | docker.io | registry-1.docker.io | i386/centos | 6 | - | docker.io/i386/centos:6
+        docker.io/centos:6.9 | docker.io | registry-1.docker.io | library/centos | 6.9 | - | docker.io/library/centos:6.9
+        index.docker.io/library/centos | docker.io | registry-1.docker.io | library/centos | - | - | docker.io/library/centos
+        quay.io/pypa/manylinux2010_x86_64:latest | quay.io | quay.io | pypa/manylinux2010_x86_64 | latest | - | quay.io/pypa/manylinux2010_x86_64:latest
+        localhost:5000/base/centos@$D | localhost:5000 | localhost:5000 | base/centos | - | $D | localhost:5000/base/centos@$D
+        127.0.0.1:41234/centos:6.9@$D | 127.0.0.1:41234 | 127.0.0.1:41234 | centos | 6.9 | $D | 127.0.0.1:41234/centos:6.9@$D
+        localhost/foo | localhost | localhost | foo | - | - | localhost/foo
+        pypa/manylinux_2_28-x86__64 | docker.io | registry-1.docker.io | pypa/manylinux_2_28-x86__64 | - | - | docker.io/pypa/manylinux_2_28-x86__64
+    ";
 
     #[test]
     fn docker_normalisation_table() {
-        let hub = "registry-1.docker.io";
-        check(
-            "centos:6.9",
-            (
-                "docker.io",
-                hub,
-                "library/centos",
-                Some("6.9"),
-                None,
-                "docker.io/library/centos:6.9",
-            ),
-        );
-        check(
-            "centos",
-            (
-                "docker.io",
-                hub,
-                "library/centos",
-                None,
-                None,
-                "docker.io/library/centos",
-            ),
-        );
-        check(
-            "i386/centos:6",
-            (
-                "docker.io",
-                hub,
-                "i386/centos",
-                Some("6"),
-                None,
-                "docker.io/i386/centos:6",
-            ),
-        );
-        check(
-            "docker.io/centos:6.9",
-            (
-                "docker.io",
-                hub,
-                "library/centos",
-                Some("6.9"),
-                None,
-                "docker.io/library/centos:6.9",
-            ),
-        );
-        check(
-            "index.docker.io/library/centos",
-            (
-                "docker.io",
-                hub,
-                "library/centos",
-                None,
-                None,
-                "docker.io/library/centos",
-            ),
-        );
-        check(
-            "quay.io/pypa/manylinux2010_x86_64:latest",
-            (
-                "quay.io",
-                "quay.io",
-                "pypa/manylinux2010_x86_64",
-                Some("latest"),
-                None,
-                "quay.io/pypa/manylinux2010_x86_64:latest",
-            ),
-        );
-        check(
-            &format!("localhost:5000/base/centos@{D}"),
-            (
-                "localhost:5000",
-                "localhost:5000",
-                "base/centos",
-                None,
-                Some(D),
-                &format!("localhost:5000/base/centos@{D}"),
-            ),
-        );
-        check(
-            &format!("127.0.0.1:41234/centos:6.9@{D}"),
-            (
-                "127.0.0.1:41234",
-                "127.0.0.1:41234",
-                "centos",
-                Some("6.9"),
-                Some(D),
-                &format!("127.0.0.1:41234/centos:6.9@{D}"),
-            ),
-        );
-        check(
-            "localhost/foo",
-            ("localhost", "localhost", "foo", None, None, "localhost/foo"),
-        );
-        check(
-            "pypa/manylinux_2_28-x86__64",
-            (
-                "docker.io",
-                hub,
-                "pypa/manylinux_2_28-x86__64",
-                None,
-                None,
-                "docker.io/pypa/manylinux_2_28-x86__64",
-            ),
-        );
+        for row in NORMALISATION.lines().filter(|l| !l.trim().is_empty()) {
+            let cols: Vec<String> = row.split('|').map(|c| c.trim().replace("$D", D)).collect();
+            let [input, registry, api, repository, tag, digest, display] = &cols[..] else {
+                panic!("a row has 7 columns: {row}");
+            };
+            let opt = |c: &String| (c != "-").then(|| c.clone());
+            let r = Reference::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            let got = (
+                r.registry().to_owned(),
+                r.api_host().to_owned(),
+                r.repository().to_owned(),
+                r.tag().map(str::to_owned),
+                r.digest().map(str::to_owned),
+                r.to_string(),
+            );
+            let want = (
+                registry.clone(),
+                api.clone(),
+                repository.clone(),
+                opt(tag),
+                opt(digest),
+                display.clone(),
+            );
+            assert_eq!(got, want, "{input}");
+        }
     }
 
     #[test]

@@ -152,20 +152,7 @@ pub async fn copy(
             }
         }
         (ImageLocation::Oci { dir, tag }, ImageLocation::Docker(to)) => {
-            let layout = Layout::open(dir)?;
-            let descriptor = layout.resolve(tag.as_deref())?;
-            let session = client.session(to, true, &[])?;
-            push(
-                &session,
-                &layout,
-                &descriptor,
-                to,
-                &PushOptions {
-                    mount_from: Vec::new(),
-                    reporter: options.reporter.clone(),
-                },
-            )
-            .await
+            push_layout(client, dir, tag.as_deref(), to, options).await
         }
         (ImageLocation::Docker(from), ImageLocation::Docker(to)) => {
             // Through a temporary layout; blobs the target registry can
@@ -238,20 +225,7 @@ pub async fn copy(
                 reference: Some("image".to_owned()),
             };
             slipway_oci::copy(from, &staged)?;
-            let layout = Layout::open(&dir)?;
-            let descriptor = layout.resolve(Some("image"))?;
-            let session = client.session(to, true, &[])?;
-            push(
-                &session,
-                &layout,
-                &descriptor,
-                to,
-                &PushOptions {
-                    mount_from: Vec::new(),
-                    reporter: options.reporter.clone(),
-                },
-            )
-            .await
+            push_layout(client, &dir, Some("image"), to, options).await
         }
         (ImageLocation::Archive(_), _) | (_, ImageLocation::Archive(_)) => {
             let (Some(s), Some(d)) = (src.local(), dst.local()) else {
@@ -283,6 +257,30 @@ pub async fn copy(
             Ok(descriptor.digest)
         }
     }
+}
+
+/// Push the image `tag` of the layout at `dir` to `to`.
+async fn push_layout(
+    client: &Client,
+    dir: &std::path::Path,
+    tag: Option<&str>,
+    to: &Reference,
+    options: &CopyOptions,
+) -> Result<String> {
+    let layout = Layout::open(dir)?;
+    let descriptor = layout.resolve(tag)?;
+    let session = client.session(to, true, &[])?;
+    push(
+        &session,
+        &layout,
+        &descriptor,
+        to,
+        &PushOptions {
+            mount_from: Vec::new(),
+            reporter: options.reporter.clone(),
+        },
+    )
+    .await
 }
 
 fn descriptor_without_tag(d: &Descriptor) -> Descriptor {

@@ -1,7 +1,7 @@
 //! Starting and stopping real servers for tests.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Child;
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 /// A free TCP port on 127.0.0.1 (bound and released; never assume 5000 is free).
@@ -23,6 +23,29 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Err(format!("nothing listened on {addr} within {timeout:?}"))
+}
+
+/// Run `cmd` to completion; panic (naming the command, its status and both
+/// streams) when it cannot start or exits unsuccessfully. Returns its output.
+#[track_caller]
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {}:\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// [`run_ok`], returning stdout as (lossy) UTF-8 text.
+#[track_caller]
+pub fn run_stdout(cmd: &mut Command) -> String {
+    String::from_utf8_lossy(&run_ok(cmd).stdout).into_owned()
 }
 
 /// A child process that is killed and reaped when dropped.

@@ -143,6 +143,18 @@ fn served_copy(name: &str) -> Option<(tempfile::TempDir, HttpServer)> {
     Some((dir, server))
 }
 
+/// Load repository `r` of `server` into a fresh store.
+fn load_served_repo(server: &HttpServer) -> Result<slipway_yum::Repo, Error> {
+    let store = tempfile::tempdir().unwrap();
+    let config = RepoConfig::with_baseurl("r", &format!("{}/r", server.url()));
+    load_repo(
+        &config,
+        &Store::new(store.path()),
+        &Transport::new().unwrap(),
+        &options(),
+    )
+}
+
 fn primary_path(repo: &Path) -> std::path::PathBuf {
     fs_err::read_dir(repo.join("repodata"))
         .unwrap()
@@ -160,15 +172,7 @@ fn metadata_with_wrong_checksum_is_refused() {
     let mut bytes = fs_err::read(&primary).unwrap();
     bytes.extend_from_slice(b"tampered");
     fs_err::write(&primary, bytes).unwrap();
-    let store = tempfile::tempdir().unwrap();
-    let config = RepoConfig::with_baseurl("r", &format!("{}/r", server.url()));
-    let err = load_repo(
-        &config,
-        &Store::new(store.path()),
-        &Transport::new().unwrap(),
-        &options(),
-    )
-    .unwrap_err();
+    let err = load_served_repo(&server).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::Checksum { .. }), "{text}");
     assert!(text.contains("primary.xml.gz"), "{text}");
@@ -182,15 +186,7 @@ fn truncated_repomd_is_refused() {
     let repomd = dir.path().join("r/repodata/repomd.xml");
     let text = fs_err::read_to_string(&repomd).unwrap();
     fs_err::write(&repomd, &text[..text.len() / 2]).unwrap();
-    let store = tempfile::tempdir().unwrap();
-    let config = RepoConfig::with_baseurl("r", &format!("{}/r", server.url()));
-    let err = load_repo(
-        &config,
-        &Store::new(store.path()),
-        &Transport::new().unwrap(),
-        &options(),
-    )
-    .unwrap_err();
+    let err = load_served_repo(&server).unwrap_err();
     let text = err.to_string();
     assert!(
         text.starts_with(&format!("{}/r/repodata/repomd.xml: ", server.url())),
@@ -226,15 +222,7 @@ fn primary_with_unknown_tag_is_refused() {
         &format!(">{new_sum}</checksum>"),
     );
     fs_err::write(&repomd, text).unwrap();
-    let store = tempfile::tempdir().unwrap();
-    let config = RepoConfig::with_baseurl("r", &format!("{}/r", server.url()));
-    let err = load_repo(
-        &config,
-        &Store::new(store.path()),
-        &Transport::new().unwrap(),
-        &options(),
-    )
-    .unwrap_err();
+    let err = load_served_repo(&server).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("primary.xml.gz: at byte "), "{text}");
     assert!(text.contains("unknown element <rpm:mystery>"), "{text}");

@@ -551,38 +551,35 @@ fn bad_arguments_are_clear_errors() {
     tree(&root);
     let dest = tmp.path().join("img");
     let d = format!("oci:{}", dest.display());
-    let out = slipway(&[
-        "import-rootfs",
-        root.to_str().unwrap(),
-        &d,
-        "--env",
-        "NOVALUE",
-    ])
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--env `NOVALUE`: expected KEY=VALUE"));
-    let out = slipway(&[
-        "import-rootfs",
-        root.to_str().unwrap(),
-        &d,
-        "--platform",
-        "linux",
-    ])
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("OS/ARCH"));
-    let out = slipway(&["import-rootfs", root.to_str().unwrap(), "docker://x/y"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown transport `docker`"));
-    let out = slipway(&["import-rootfs", root.to_str().unwrap(), &d])
-        .env("SOURCE_DATE_EPOCH", "yesterday")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "clap rejects it");
+    let root_arg = root.to_str().unwrap();
+    // (extra arguments, environment, exit code, what stderr says)
+    let cases: [(&[&str], Option<(&str, &str)>, i32, &str); 4] = [
+        (
+            &[&d, "--env", "NOVALUE"],
+            None,
+            1,
+            "--env `NOVALUE`: expected KEY=VALUE",
+        ),
+        (&[&d, "--platform", "linux"], None, 1, "OS/ARCH"),
+        (&["docker://x/y"], None, 1, "unknown transport `docker`"),
+        // clap rejects a SOURCE_DATE_EPOCH that is not a number.
+        (
+            &[&d],
+            Some(("SOURCE_DATE_EPOCH", "yesterday")),
+            2,
+            "yesterday",
+        ),
+    ];
+    for (extra, env, code, says) in cases {
+        let mut cmd = slipway(&[&["import-rootfs", root_arg][..], extra].concat());
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{extra:?}: {stderr}");
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+    }
     assert!(!dest.exists());
     let _: PathBuf = dest;
 }

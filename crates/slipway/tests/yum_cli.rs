@@ -5,22 +5,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use slipway_test_support::http::HttpServer;
+use slipway_test_support::process::run_ok;
 use slipway_test_support::{fixtures_dir, generated_dir, require_tool};
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// Build the `base` repo once per spec set.
 fn base_repo() -> Option<PathBuf> {

@@ -12,16 +12,7 @@ use slipway_test_support::require_tool;
 
 /// Run a command, panicking with its output on failure; returns stdout.
 pub fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    slipway_test_support::process::run_ok(cmd).stdout
 }
 
 /// A fresh scratch directory under `target/test-data/registry-tests/<name>`.

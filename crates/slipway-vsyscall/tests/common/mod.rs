@@ -16,20 +16,7 @@ pub fn fixture_dir() -> PathBuf {
 }
 
 /// Run a command, panicking with its output when it fails; returns stdout.
-#[track_caller]
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed with {}:\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use slipway_test_support::process::run_stdout as run;
 
 /// A fresh directory under `target/test-data/vsyscall/<name>`.
 pub fn fresh_dir(name: &str) -> PathBuf {

@@ -27,15 +27,7 @@ pub fn specs_dir() -> PathBuf {
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    slipway_test_support::process::run_ok(cmd);
 }
 
 /// Build (once; reused while the specs are unchanged) the fixture repos.
