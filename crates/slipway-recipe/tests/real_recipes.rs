@@ -127,6 +127,11 @@ fn every_source_is_pinned_or_signed() {
     );
     let py = x86.source("python-3.6.4").expect("3.6.4");
     assert_eq!(py.keyring.as_deref(), Some("python-release-keys"));
+    assert_eq!(
+        py.sha256.as_deref(),
+        Some("7dc453e1a93c083388eb1a23a256862407f8234a96dc4fae0fc7682020227486"),
+        "CPython tarballs are pinned as well as signed"
+    );
 }
 
 #[test]
