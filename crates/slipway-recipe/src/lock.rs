@@ -40,12 +40,17 @@ pub struct LockedImage {
     /// The manifest digest the reference resolved to (`sha256:…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_digest: Option<String>,
-    /// The package steps, in recipe order.
+    /// The package steps, sorted by name.
     #[serde(default, rename = "step")]
     pub steps: Vec<LockedStep>,
 }
 
-/// The resolved transaction of one package step.
+/// The resolved transactions of one package step: what each of its
+/// package operations installs, upgrades and erases.
+///
+/// A build with this entry installs exactly these packages, operation by
+/// operation (so scriptlets run as they did when the step was resolved),
+/// fetched from the repositories by NEVRA and checked against `sha256`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LockedStep {
@@ -54,18 +59,22 @@ pub struct LockedStep {
     /// [`crate::plan::packages_request`] of the step when it was locked: a
     /// different value means the recipe changed and the lock is stale.
     pub request: String,
-    /// The packages installed or upgraded by the step, sorted.
+    /// The packages installed or upgraded by the step, sorted by operation,
+    /// then name.
     #[serde(default, rename = "package")]
     pub packages: Vec<LockedPackage>,
-    /// The package names erased by the step, sorted.
+    /// The packages erased by the step, sorted by operation, then NEVRA.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub erased: Vec<String>,
+    pub erased: Vec<LockedErase>,
 }
 
 /// One package of a locked transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LockedPackage {
+    /// The package operation of the step that installs it (1 = the first
+    /// entry of the step's `packages`).
+    pub op: u32,
     /// Package name.
     pub name: String,
     /// Epoch (0 when none).
@@ -81,6 +90,31 @@ pub struct LockedPackage {
     pub sha256: String,
     /// Where it was found.
     pub url: String,
+}
+
+/// A package erased by a locked transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedErase {
+    /// The package operation of the step that erases it (1 = the first).
+    pub op: u32,
+    /// `name-[epoch:]version-release.arch` of the erased package.
+    pub nevra: String,
+}
+
+impl LockedPackage {
+    /// `name-[epoch:]version-release.arch`.
+    pub fn nevra(&self) -> String {
+        let epoch = if self.epoch == 0 {
+            String::new()
+        } else {
+            format!("{}:", self.epoch)
+        };
+        format!(
+            "{}-{epoch}{}-{}.{}",
+            self.name, self.version, self.release, self.arch
+        )
+    }
 }
 
 /// The sha256 of a source the recipe does not pin itself.
@@ -123,6 +157,7 @@ impl Lock {
         lock.version = LOCK_VERSION;
         lock.images.sort_by(|a, b| a.name.cmp(&b.name));
         for image in &mut lock.images {
+            image.steps.sort_by(|a, b| a.name.cmp(&b.name));
             for step in &mut image.steps {
                 step.packages.sort();
                 step.erased.sort();
@@ -152,6 +187,73 @@ impl Lock {
         self.images.iter().find(|i| i.name == name)
     }
 
+    /// Record `step` as the lock entry of that step of image `image`
+    /// (replacing an older entry; adding the image when it has none).
+    pub fn set_step(&mut self, image: &str, step: LockedStep) {
+        let entry = match self.images.iter().position(|i| i.name == image) {
+            Some(i) => &mut self.images[i],
+            None => {
+                self.images.push(LockedImage {
+                    name: image.to_owned(),
+                    ..LockedImage::default()
+                });
+                let last = self.images.len() - 1;
+                &mut self.images[last]
+            }
+        };
+        match entry.steps.iter_mut().find(|s| s.name == step.name) {
+            Some(old) => *old = step,
+            None => entry.steps.push(step),
+        }
+    }
+
+    /// Drop the package entries `selectors` name, so they are resolved
+    /// again: `IMAGE` (all its package steps) or `IMAGE/STEP`; an empty
+    /// list drops every entry. A selector that names no image or step of
+    /// `recipe` is an error.
+    pub fn forget_steps(&mut self, recipe: &crate::Recipe, selectors: &[String]) -> Result<()> {
+        let unknown = |what: String| Error::Build {
+            what: format!("`--update {what}`"),
+            message: "names no image or package step of the recipe".into(),
+        };
+        let mut drop: Vec<(String, Option<String>)> = Vec::new();
+        for selector in selectors {
+            let (image, step) = match selector.split_once('/') {
+                Some((i, s)) => (i, Some(s)),
+                None => (selector.as_str(), None),
+            };
+            let Some(found) = recipe.image(image) else {
+                let names = recipe.images.iter().map(|i| i.name.as_str());
+                let hint = match crate::suggest::suggest(image, names).0 {
+                    Some(s) => format!("; did you mean `{s}`?"),
+                    None => String::new(),
+                };
+                return Err(Error::Build {
+                    what: format!("`--update {selector}`"),
+                    message: format!("there is no image `{image}`{hint}"),
+                });
+            };
+            if let Some(step) = step {
+                let is_packages = found
+                    .step(step)
+                    .is_some_and(|s| matches!(s.action, crate::model::Action::Packages(_)));
+                if !is_packages {
+                    return Err(unknown(selector.clone()));
+                }
+            }
+            drop.push((image.to_owned(), step.map(str::to_owned)));
+        }
+        for image in &mut self.images {
+            image.steps.retain(|s| {
+                !selectors.is_empty()
+                    && !drop.iter().any(|(i, step)| {
+                        *i == image.name && step.as_ref().is_none_or(|n| *n == s.name)
+                    })
+            });
+        }
+        Ok(())
+    }
+
     /// The pinned sha256 of the source at `url`.
     pub fn source_sha256(&self, url: &str) -> Option<&str> {
         self.sources
@@ -166,6 +268,27 @@ impl LockedImage {
     pub fn step(&self, name: &str) -> Option<&LockedStep> {
         self.steps.iter().find(|s| s.name == name)
     }
+}
+
+/// Check that every package step of `plan` has a current lock entry (for
+/// `--locked`): one without (never locked, or locked for another request)
+/// is named, with what to run.
+pub fn check_packages(plan: &crate::Plan, path: &Path) -> Result<()> {
+    let missing = plan.unlocked_package_steps();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = missing.iter().map(|(i, s)| format!("`{i}/{s}`")).collect();
+    Err(Error::StaleLock {
+        path: path.to_path_buf(),
+        reason: format!(
+            "the package step{} {} {} no current entry: run `slipway lock` to resolve and pin {}",
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            if names.len() == 1 { "has" } else { "have" },
+            if names.len() == 1 { "it" } else { "them" },
+        ),
+    })
 }
 
 /// Check that `lock` pins everything `recipe` needs pinned: every registry base
@@ -205,7 +328,8 @@ pub fn check(recipe: &crate::Recipe, lock: &Lock, path: &Path) -> Result<()> {
                 let request = crate::plan::packages_request(recipe, image, step, Some(lock))?;
                 if ls.request != request {
                     return Err(stale(format!(
-                        "image `{}`: the packages of step `{}` changed since they were locked",
+                        "image `{}`: the packages of step `{}` changed since they were locked \
+                         (its operations, repositories or platform): run `slipway lock`",
                         image.name, step.name
                     )));
                 }

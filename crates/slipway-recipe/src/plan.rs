@@ -122,6 +122,9 @@ pub struct StepPlan {
     pub locked_packages: Option<usize>,
     /// For package steps: the lock entry the key was made from, if any.
     pub locked: Option<crate::lock::LockedStep>,
+    /// For package steps: [`packages_request`], what a lock entry must have
+    /// been made for to be current.
+    pub request: Option<String>,
 }
 
 /// Length-prefixed fields into sha256, so no two field lists hash alike.
@@ -165,6 +168,8 @@ pub fn packages_request(
 ) -> Result<String> {
     let mut h = KeyHasher::new();
     h.field("platform", image.platform.as_str());
+    // `linux32` steps resolve for i686.
+    h.field("personality", step.personality.as_str());
     if let Action::Packages(ops) = &step.action {
         for op in ops {
             let (kind, args): (&str, Vec<String>) = match op {
@@ -217,6 +222,19 @@ impl Plan {
             images.push(plan);
         }
         Ok(Plan { images })
+    }
+
+    /// The package steps without a current lock entry, as `(image, step)`.
+    pub fn unlocked_package_steps(&self) -> Vec<(&str, &str)> {
+        self.images
+            .iter()
+            .flat_map(|i| {
+                i.steps
+                    .iter()
+                    .filter(|s| s.request.is_some() && s.locked.is_none())
+                    .map(move |s| (i.name.as_str(), s.name.as_str()))
+            })
+            .collect()
     }
 
     /// The plan as text for `slipway build --dry-run`; `mirror` (a directory
@@ -407,6 +425,7 @@ fn plan_image(
         }
         let mut locked_packages = None;
         let mut locked_step = None;
+        let mut step_request = None;
         let action = match &step.action {
             Action::Script(path) => {
                 h.field("script", sha256_hex(&read(&recipe.root, path)?));
@@ -421,21 +440,33 @@ fn plan_image(
                 {
                     locked_packages = Some(ls.packages.len());
                     locked_step = Some(ls.clone());
-                    for p in &ls.packages {
-                        h.field(
-                            "package",
+                    let mut packages: Vec<String> = ls
+                        .packages
+                        .iter()
+                        .map(|p| {
                             format!(
-                                "{}:{}-{}-{}.{} {}",
-                                p.epoch, p.name, p.version, p.release, p.arch, p.sha256
-                            ),
-                        );
+                                "{} {}:{}-{}-{}.{} {}",
+                                p.op, p.epoch, p.name, p.version, p.release, p.arch, p.sha256
+                            )
+                        })
+                        .collect();
+                    packages.sort();
+                    for p in packages {
+                        h.field("package", p);
                     }
-                    for e in &ls.erased {
+                    let mut erased: Vec<String> = ls
+                        .erased
+                        .iter()
+                        .map(|e| format!("{} {}", e.op, e.nevra))
+                        .collect();
+                    erased.sort();
+                    for e in erased {
                         h.field("erased", e);
                     }
                 } else {
                     h.field("packages", "unlocked");
                 }
+                step_request = Some(request);
                 "packages".to_owned()
             }
             Action::SrpmPatch(p) => {
@@ -481,6 +512,7 @@ fn plan_image(
             personality: step.personality.as_str(),
             locked_packages,
             locked: locked_step,
+            request: step_request,
         });
     }
     let mut h = KeyHasher::new();

@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use slipway_recipe::lock::{LockedImage, LockedPackage, LockedStep};
+use slipway_recipe::lock::{LockedErase, LockedImage, LockedPackage, LockedStep};
 use slipway_recipe::{Lock, Plan, Recipe};
 
 fn keys(dir: &std::path::Path, lock: Option<&Lock>) -> BTreeMap<String, String> {
@@ -108,6 +108,7 @@ fn the_locked_package_set_and_base_digest_are_part_of_the_key() {
     let request =
         slipway_recipe::plan::packages_request(&recipe, app, step, None).expect("request");
     let package = |release: &str| LockedPackage {
+        op: 1,
         name: "gcc".into(),
         epoch: 0,
         version: "12.2.0".into(),
@@ -125,7 +126,10 @@ fn the_locked_package_set_and_base_digest_are_part_of_the_key() {
                     name: "packages".into(),
                     request: request.clone(),
                     packages: vec![package(release)],
-                    erased: vec!["vim".into()],
+                    erased: vec![LockedErase {
+                        op: 1,
+                        nevra: "vim-7.4-1.x86_64".into(),
+                    }],
                 }],
                 ..LockedImage::default()
             },

@@ -25,7 +25,7 @@ use slipway_oci::oci_spec::image::{Descriptor, MediaType};
 use slipway_oci::{Digest, ImageConfig, LayerOptions, OciLayout};
 
 pub use fetch::SourceOptions;
-pub use lock::make_lock;
+pub use lock::{lock_packages, make_lock};
 pub use store::default_store;
 
 use self::store::{CachedLayer, Store};
@@ -91,6 +91,18 @@ pub enum Event<'a> {
         step: &'a str,
         /// Seconds it took.
         seconds: f64,
+    },
+    /// A package step was resolved and its transaction recorded for the
+    /// lock.
+    Resolved {
+        /// Image.
+        image: &'a str,
+        /// Step.
+        step: &'a str,
+        /// Packages installed or upgraded.
+        packages: usize,
+        /// Packages erased.
+        erased: usize,
     },
     /// An image was written.
     Written {
@@ -181,8 +193,16 @@ pub fn build(
         let layers = run_steps(
             &store, &sandbox, recipe, image, image_plan, &base, &built, &sources, options, reporter,
         )?;
-        let (result, image_report) =
-            assemble(&store, image, image_plan, base, layers, options, reporter)?;
+        let (result, image_report) = assemble(
+            &store,
+            image,
+            image_plan,
+            base,
+            layers,
+            options,
+            image.publish,
+            reporter,
+        )?;
         built.insert(image.name.clone(), result);
         report.images.push(image_report);
     }
@@ -757,6 +777,7 @@ fn normalize_upper(image: &Image, upper: &Path) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn assemble(
     store: &Store,
     image: &Image,
@@ -764,6 +785,7 @@ fn assemble(
     base: Built,
     layers: Vec<(CachedLayer, bool, String)>,
     options: &BuildOptions,
+    publish: bool,
     reporter: &dyn Reporter,
 ) -> Result<(Built, ImageReport)> {
     let epoch = image.source_date_epoch;
@@ -819,7 +841,7 @@ fn assemble(
     let manifest = slipway_oci::write_manifest(&blobs, &config, &descriptors)?;
     let digest = manifest.digest().to_string();
     let mut path = None;
-    if image.publish {
+    if publish {
         let dir = options.output.join(&image.name);
         if dir.exists() {
             fs_err::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -907,37 +929,37 @@ fn run_packages(
         source,
     };
     let base = slipway_sandbox::Base::Overlay(lowers.clone());
-    let mut query = slipway_sandbox::Step::new(
-        format!("{}/{} (rpm -qa)", image.name, step.name),
-        ["rpm", "-qa"],
-    );
-    query.output.collect = true;
-    query.linux32 = linux32;
-    let installed = sandbox.run(&base, &query).map_err(step_err)?.output_text();
     let scratch = store
         .tmp()
         .join(format!("step-{}", store::key_hex(&plan.key)));
-    let resolved = packages::resolve_step(
-        &recipe.root,
-        image,
-        step,
-        ops,
-        &installed,
-        &store.yum(),
-        &packages::StepFiles {
-            sources,
-            scratch: &scratch,
-            lowers: &lowers,
-        },
-    );
-    let _ = fs_err::remove_dir_all(&scratch);
-    let resolved = resolved?;
-    let key = match &plan.locked {
+    let files = packages::StepFiles {
+        sources,
+        scratch: &scratch,
+        lowers: &lowers,
+    };
+    let (resolved, key) = match &plan.locked {
+        // Locked: exactly the locked packages, looked up by NEVRA.
         Some(locked) => {
-            packages::check_lock(&resolved.ops, locked, &step.loc)?;
-            plan.key.clone()
+            let resolved =
+                packages::locked_step(&recipe.root, image, step, ops, locked, &store.yum(), &files);
+            let _ = fs_err::remove_dir_all(&scratch);
+            (resolved?, plan.key.clone())
         }
+        // Unlocked (a library caller that did not lock first): resolve, and
+        // key the layer by the resolution.
         None => {
+            let installed = installed_packages(sandbox, image, step, &lowers)?;
+            let resolved = packages::resolve_step(
+                &recipe.root,
+                image,
+                step,
+                ops,
+                &installed,
+                &store.yum(),
+                &files,
+            );
+            let _ = fs_err::remove_dir_all(&scratch);
+            let resolved = resolved?;
             let key = key::derive(
                 &plan.key,
                 None,
@@ -947,7 +969,7 @@ fn run_packages(
             if let Some(hit) = cached(&key)? {
                 return Ok(hit);
             }
-            key
+            (resolved, key)
         }
     };
     reporter.event(&Event::Running {
@@ -985,6 +1007,30 @@ fn run_packages(
     let result = capture(store, image, step, plan, outcome, started, reporter);
     let _ = fs_err::remove_dir_all(&rpm_dir);
     result.map(|(layer, cached)| (layer, cached, key))
+}
+
+/// `rpm -qa` in the sandbox over `lowers`: the installed set a package step
+/// resolves against.
+fn installed_packages(
+    sandbox: &slipway_sandbox::Sandbox,
+    image: &Image,
+    step: &crate::model::Step,
+    lowers: &[PathBuf],
+) -> Result<String> {
+    let mut query = slipway_sandbox::Step::new(
+        format!("{}/{} (rpm -qa)", image.name, step.name),
+        ["rpm", "-qa"],
+    );
+    query.output.collect = true;
+    query.linux32 = step.personality == Personality::Linux32;
+    let outcome = sandbox
+        .run(&slipway_sandbox::Base::Overlay(lowers.to_vec()), &query)
+        .map_err(|source| Error::Step {
+            image: image.name.clone(),
+            step: step.name.clone(),
+            source,
+        })?;
+    Ok(outcome.output_text())
 }
 
 #[allow(clippy::too_many_arguments)]

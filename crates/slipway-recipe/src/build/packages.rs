@@ -23,6 +23,7 @@ use slipway_yum::source::{Format, LoadOptions, load_repos};
 use slipway_yum::store::Transport;
 
 use crate::error::{Error, Loc, Result};
+use crate::lock::{LockedErase, LockedStep};
 use crate::model::{Image, PackageOp, Personality, RepoKind, Step};
 
 /// yum's `$releasever`: the recipes target CentOS 6.
@@ -63,6 +64,9 @@ pub(crate) struct Resolved {
     store: slipway_yum::store::Store,
     transport: Transport,
     loc: Loc,
+    /// sha256 a downloaded file must have, by NEVRA, where the repository's
+    /// checksum is of another kind (a locked package from a sha1 repo).
+    file_sha256: BTreeMap<String, String>,
 }
 
 /// What a package step reads besides the recipe: the image's fetched sources
@@ -140,17 +144,47 @@ fn release_repos(rpm: &Path, dir: &Path, vars: &Vars, loc: &Loc) -> Result<Vec<R
     Ok(configs)
 }
 
-/// Resolve the operations of `step` against the rootfs's installed set
-/// (`installed_text` = `rpm -qa` output).
-pub(crate) fn resolve_step(
+/// The repositories of a package step, loaded.
+struct Loaded {
+    repos: Vec<slipway_yum::Repo>,
+    release_rpms: Vec<(String, PathBuf)>,
+    keys: RepoKeys,
+    store: slipway_yum::store::Store,
+    transport: Transport,
+    arch: &'static str,
+}
+
+impl Loaded {
+    fn into_resolved(self, ops: Vec<ResolvedOp>, loc: &Loc) -> Resolved {
+        self.into_resolved_checked(ops, loc, BTreeMap::new())
+    }
+
+    fn into_resolved_checked(
+        self,
+        ops: Vec<ResolvedOp>,
+        loc: &Loc,
+        file_sha256: BTreeMap<String, String>,
+    ) -> Resolved {
+        Resolved {
+            ops,
+            release_rpms: self.release_rpms,
+            keys: self.keys,
+            store: self.store,
+            transport: self.transport,
+            loc: loc.clone(),
+            file_sha256,
+        }
+    }
+}
+
+/// Load the repositories `image` defines, for `step`'s architecture.
+fn load_step_repos(
     root: &Path,
     image: &Image,
     step: &Step,
-    ops: &[PackageOp],
-    installed_text: &str,
     yum_store: &Path,
     files: &StepFiles<'_>,
-) -> Result<Resolved> {
+) -> Result<Loaded> {
     let arch = match step.personality {
         Personality::Linux32 => "i686",
         Personality::Linux64 => image.platform.yum_basearch(),
@@ -204,8 +238,31 @@ pub(crate) fn resolve_step(
     .map_err(yum_err(&step.loc, "loading the repositories"))?;
     let keys =
         RepoKeys::load(&configs, &transport).map_err(yum_err(&step.loc, "repository keys"))?;
+    Ok(Loaded {
+        repos,
+        release_rpms,
+        keys,
+        store,
+        transport,
+        arch,
+    })
+}
+
+/// Resolve the operations of `step` against the rootfs's installed set
+/// (`installed_text` = `rpm -qa` output).
+pub(crate) fn resolve_step(
+    root: &Path,
+    image: &Image,
+    step: &Step,
+    ops: &[PackageOp],
+    installed_text: &str,
+    yum_store: &Path,
+    files: &StepFiles<'_>,
+) -> Result<Resolved> {
+    let loaded = load_step_repos(root, image, step, yum_store, files)?;
+    let (repos, arch) = (&loaded.repos, loaded.arch);
     let mut installed =
-        slipway_yum::resolve::parse_installed(installed_text, Path::new("rpm -qa"), &repos)
+        slipway_yum::resolve::parse_installed(installed_text, Path::new("rpm -qa"), repos)
             .map_err(yum_err(&step.loc, "the installed set"))?;
     let mut resolved = Vec::new();
     for op in ops {
@@ -229,7 +286,7 @@ pub(crate) fn resolve_step(
                 (Job::Install, build_requires(&srpm, &step.loc)?)
             }
         };
-        let tx = resolve(&repos, &installed, &Request { job, specs }, arch)
+        let tx = resolve(repos, &installed, &Request { job, specs }, arch)
             .map_err(yum_err(&step.loc, "resolving"))?;
         let (_, remove) = tx.install_and_remove_sets();
         let erased: Vec<String> = tx
@@ -238,7 +295,7 @@ pub(crate) fn resolve_step(
             .filter(|i| i.action == slipway_yum::resolve::Action::Erase)
             .map(|i| i.package.nevra())
             .collect();
-        let lock = slipway_yum::Lock::from_transaction(&tx, &repos);
+        let lock = slipway_yum::Lock::from_transaction(&tx, repos);
         resolved.push(ResolvedOp::Transaction {
             packages: lock.packages,
             erased,
@@ -251,13 +308,138 @@ pub(crate) fn resolve_step(
                 .map(|i| i.package.clone()),
         );
     }
-    Ok(Resolved {
-        ops: resolved,
-        release_rpms,
-        keys,
-        store,
-        transport,
-        loc: step.loc.clone(),
+    Ok(loaded.into_resolved(resolved, &step.loc))
+}
+
+/// The operations of `step` as its lock entry pins them: each locked
+/// package looked up in the repositories by NEVRA (no resolution), its
+/// checksum compared with the locked sha256. A repository that gained newer
+/// packages still gives the locked ones; one that lost a locked package is an
+/// error naming it.
+pub(crate) fn locked_step(
+    root: &Path,
+    image: &Image,
+    step: &Step,
+    ops: &[PackageOp],
+    locked: &LockedStep,
+    yum_store: &Path,
+    files: &StepFiles<'_>,
+) -> Result<Resolved> {
+    let loaded = load_step_repos(root, image, step, yum_store, files)?;
+    let what = format!("{}: package step `{}`", step.loc, step.name);
+    let count = u32::try_from(ops.len()).unwrap_or(u32::MAX);
+    if let Some(op) = locked
+        .packages
+        .iter()
+        .map(|p| p.op)
+        .chain(locked.erased.iter().map(|e| e.op))
+        .find(|op| *op == 0 || *op > count)
+    {
+        return Err(Error::Build {
+            what,
+            message: format!(
+                "its lock entry names operation {op}, but the step has {count}: run `slipway lock`"
+            ),
+        });
+    }
+    let mut file_sha256 = BTreeMap::new();
+    let mut resolved = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        match op {
+            PackageOp::Clean => resolved.push(ResolvedOp::Clean),
+            PackageOp::InstallLocal(globs) => resolved.push(ResolvedOp::Local(globs.clone())),
+            PackageOp::Install(_)
+            | PackageOp::Update(_)
+            | PackageOp::Erase(_)
+            | PackageOp::BuildDep(_) => {
+                let mut packages = Vec::new();
+                for want in locked.packages.iter().filter(|p| p.op == n) {
+                    let (found, check) = find_locked(&loaded.repos, want, &what)?;
+                    if let Some(sha256) = check {
+                        file_sha256.insert(found.nevra(), sha256);
+                    }
+                    packages.push(found);
+                }
+                let erased = locked
+                    .erased
+                    .iter()
+                    .filter(|e| e.op == n)
+                    .map(|e| e.nevra.clone())
+                    .collect();
+                resolved.push(ResolvedOp::Transaction { packages, erased });
+            }
+        }
+    }
+    Ok(loaded.into_resolved_checked(resolved, &step.loc, file_sha256))
+}
+
+/// The repository package a lock entry names, with the sha256 the
+/// downloaded file must still be checked against when the repository's
+/// checksum is not a sha256.
+fn find_locked(
+    repos: &[slipway_yum::Repo],
+    want: &crate::lock::LockedPackage,
+    what: &str,
+) -> Result<(LockedPackage, Option<String>)> {
+    let mut other_sums = Vec::new();
+    let mut fallback = None;
+    for repo in repos {
+        for p in &repo.packages {
+            if p.name != want.name
+                || p.arch != want.arch
+                || p.evr.epoch != want.epoch
+                || p.evr.version != want.version
+                || p.evr.release != want.release
+            {
+                continue;
+            }
+            let locked = LockedPackage {
+                name: p.name.clone(),
+                epoch: p.evr.epoch,
+                version: p.evr.version.clone(),
+                release: p.evr.release.clone(),
+                arch: p.arch.clone(),
+                repo: repo.config.id.clone(),
+                url: repo.package_url(p),
+                size: p.size,
+                checksum_type: p.checksum.kind.clone(),
+                checksum: p.checksum.value.clone(),
+            };
+            if p.checksum.kind == "sha256" {
+                if p.checksum.value.eq_ignore_ascii_case(&want.sha256) {
+                    return Ok((locked, None));
+                }
+                other_sums.push(format!("{} in `{}`", p.checksum.value, repo.config.id));
+            } else if fallback.is_none() {
+                fallback = Some(locked);
+            }
+        }
+    }
+    if let Some(found) = fallback {
+        return Ok((found, Some(want.sha256.clone())));
+    }
+    let ids: Vec<&str> = repos.iter().map(|r| r.config.id.as_str()).collect();
+    let message = if other_sums.is_empty() {
+        format!(
+            "the locked package `{}` (sha256 {}) is in none of the repositories ({}): \
+             run `slipway lock --update` to resolve the step again",
+            want.nevra(),
+            want.sha256,
+            ids.join(", ")
+        )
+    } else {
+        format!(
+            "the locked package `{}` has sha256 {} in the lock but {} in the repositories: \
+             the repository rebuilt it; run `slipway lock --update` to pin the new file",
+            want.nevra(),
+            want.sha256,
+            other_sums.join(", ")
+        )
+    };
+    Err(Error::Build {
+        what: what.to_owned(),
+        message,
     })
 }
 
@@ -308,76 +490,92 @@ pub(crate) fn resolved_key(ops: &[ResolvedOp]) -> String {
     h.finish()
 }
 
-/// Check the resolution against the step's lock entry: the same NEVRAs (and
-/// sha256 where the repository gives sha256 checksums).
-pub(crate) fn check_lock(
-    resolved: &[ResolvedOp],
-    locked: &crate::lock::LockedStep,
-    loc: &Loc,
-) -> Result<()> {
-    let mut got: Vec<(String, Option<String>)> = resolved
-        .iter()
-        .flat_map(|op| match op {
-            ResolvedOp::Clean | ResolvedOp::Local(_) => Vec::new(),
-            ResolvedOp::Transaction { packages, .. } => packages
-                .iter()
-                .map(|p| {
-                    let sha = (p.checksum_type == "sha256").then(|| p.checksum.clone());
-                    (
-                        format!(
-                            "{}:{}-{}-{}.{}",
-                            p.epoch, p.name, p.version, p.release, p.arch
-                        ),
-                        sha,
-                    )
-                })
-                .collect(),
-        })
-        .collect();
-    got.sort();
-    let mut want: Vec<String> = locked
-        .packages
-        .iter()
-        .map(|p| {
-            format!(
-                "{}:{}-{}-{}.{}",
-                p.epoch, p.name, p.version, p.release, p.arch
-            )
-        })
-        .collect();
-    want.sort();
-    let got_names: Vec<&String> = got.iter().map(|(n, _)| n).collect();
-    let same_names =
-        got_names.len() == want.len() && got_names.iter().zip(&want).all(|(a, b)| *a == b);
-    let same_sums = got.iter().all(|(n, sha)| {
-        sha.as_ref().is_none_or(|s| {
-            locked.packages.iter().any(|p| {
-                &format!(
-                    "{}:{}-{}-{}.{}",
-                    p.epoch, p.name, p.version, p.release, p.arch
-                ) == n
-                    && &p.sha256 == s
-            })
-        })
-    });
-    if same_names && same_sums {
-        return Ok(());
-    }
-    Err(Error::Build {
-        what: format!("{loc}: package step `{}`", locked.name),
-        message: format!(
-            "the repositories resolve to [{}], the lock has [{}]: run `slipway lock`",
-            got_names
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            want.join(", ")
-        ),
-    })
-}
-
 impl Resolved {
+    /// Check a downloaded file against the locked sha256 when the
+    /// repository's own checksum was of another kind.
+    fn check_file_sha256(&self, package: &LockedPackage, file: &Path) -> Result<()> {
+        let Some(want) = self.file_sha256.get(&package.nevra()) else {
+            return Ok(());
+        };
+        let got = sha256_file(file)?;
+        if got.eq_ignore_ascii_case(want) {
+            return Ok(());
+        }
+        Err(Error::DigestMismatch {
+            what: format!(
+                "{}: locked package `{}` from {}",
+                self.loc,
+                package.nevra(),
+                package.url
+            ),
+            expected: want.clone(),
+            actual: got,
+        })
+    }
+
+    /// The lock entry of this resolution, for step `name` asking for
+    /// `request`: every operation's packages (NEVRA, sha256, URL) and
+    /// erasures. A package whose repository gives no sha256 checksum is
+    /// downloaded (into the yum store) and hashed.
+    pub(crate) fn to_locked(&self, name: &str, request: &str, jobs: usize) -> Result<LockedStep> {
+        let mut step = LockedStep {
+            name: name.to_owned(),
+            request: request.to_owned(),
+            ..LockedStep::default()
+        };
+        for (i, op) in self.ops.iter().enumerate() {
+            let ResolvedOp::Transaction { packages, erased } = op else {
+                continue;
+            };
+            let op = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let unsummed: Vec<LockedPackage> = packages
+                .iter()
+                .filter(|p| p.checksum_type != "sha256")
+                .cloned()
+                .collect();
+            let mut hashed = BTreeMap::new();
+            if !unsummed.is_empty() {
+                let files = slipway_yum::download::download(
+                    &unsummed,
+                    &self.store,
+                    &self.transport,
+                    &slipway_yum::download::DownloadOptions {
+                        jobs,
+                        signature: None,
+                    },
+                    &slipway_yum::download::NoReporter,
+                )
+                .map_err(yum_err(&self.loc, "downloading to hash"))?;
+                for (p, file) in unsummed.iter().zip(files) {
+                    hashed.insert(p.nevra(), sha256_file(&file)?);
+                }
+            }
+            for p in packages {
+                let sha256 = match hashed.get(&p.nevra()) {
+                    Some(h) => h.clone(),
+                    None => p.checksum.to_ascii_lowercase(),
+                };
+                step.packages.push(crate::lock::LockedPackage {
+                    op,
+                    name: p.name.clone(),
+                    epoch: p.epoch,
+                    version: p.version.clone(),
+                    release: p.release.clone(),
+                    arch: p.arch.clone(),
+                    sha256,
+                    url: p.url.clone(),
+                });
+            }
+            step.erased.extend(erased.iter().map(|nevra| LockedErase {
+                op,
+                nevra: nevra.clone(),
+            }));
+        }
+        step.packages.sort();
+        step.erased.sort();
+        Ok(step)
+    }
+
     /// Download (verified) what the operations install into `rpm_dir` and
     /// return the shell script that performs them with the rootfs's rpm,
     /// which expects `rpm_dir` at `/inputs/rpms`.
@@ -442,6 +640,9 @@ impl Resolved {
                     &slipway_yum::download::NoReporter,
                 )
                 .map_err(yum_err(&self.loc, "downloading"))?;
+                for (p, file) in packages.iter().zip(&files) {
+                    self.check_file_sha256(p, file)?;
+                }
                 let mut names = Vec::new();
                 for file in files {
                     let name = file
@@ -523,6 +724,14 @@ fn build_requires(srpm: &Path, loc: &Loc) -> Result<Vec<String>> {
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::Digest as _;
+    let mut file = fs_err::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Where the RPMs of a step are gathered (inside the store's tmp).

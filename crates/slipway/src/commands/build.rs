@@ -71,7 +71,7 @@ pub(crate) struct BuildArgs {
 }
 
 /// Progress on stderr, one line per event.
-struct Progress;
+pub(crate) struct Progress;
 
 impl Reporter for Progress {
     fn event(&self, event: &Event<'_>) {
@@ -86,6 +86,12 @@ impl Reporter for Progress {
                 step,
                 seconds,
             } => format!("    {image}/{step}: built in {seconds:.1}s"),
+            Event::Resolved {
+                image,
+                step,
+                packages,
+                erased,
+            } => format!("    {image}/{step}: resolved {packages} packages, {erased} erased"),
             Event::Written {
                 image,
                 digest,
@@ -111,13 +117,14 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
             lock_path.display()
         );
     }
-    let plan = Plan::new(&recipe, &args.images, lock.as_ref())?;
+    let mut plan = Plan::new(&recipe, &args.images, lock.as_ref())?;
     if args.dry_run {
         print!("{}", plan.render(args.mirror.as_deref()));
         return Ok(());
     }
     if let (true, Some(lock)) = (args.locked, &lock) {
         slipway_recipe::lock::check(&recipe, lock, &lock_path)?;
+        slipway_recipe::lock::check_packages(&plan, &lock_path)?;
     }
     let store = args
         .store
@@ -149,6 +156,31 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
         },
         registry: slipway_registry::ClientOptions::default(),
     };
+    // Like `cargo build` updating Cargo.lock: package steps without a
+    // current entry are resolved, recorded, and built from the entry.
+    if !args.locked && !plan.unlocked_package_steps().is_empty() {
+        let mut updated = lock.unwrap_or_else(|| Lock {
+            version: slipway_recipe::lock::LOCK_VERSION,
+            ..Lock::default()
+        });
+        let recorded = slipway_recipe::build::lock_packages(
+            &recipe,
+            &args.images,
+            &mut updated,
+            &options,
+            &Progress,
+        )
+        .map_err(|e| sandbox_hint(e, None))
+        .context("resolving the package steps")?;
+        updated.write(&lock_path)?;
+        let names: Vec<String> = recorded.iter().map(|(i, s)| format!("{i}/{s}")).collect();
+        eprintln!(
+            "recorded the packages of {} in `{}`",
+            names.join(", "),
+            lock_path.display()
+        );
+        plan = Plan::new(&recipe, &args.images, Some(&updated))?;
+    }
     let report = slipway_recipe::build::build(&recipe, &plan, &options, &Progress)?;
     if let Some((dst, _dir)) = &archive {
         return write_archive(&report, &args.images, dst);
@@ -164,6 +196,31 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `e`, with what to do when the sandbox could not start (no root, no user
+/// namespaces): resolving package steps runs `rpm -qa` and earlier steps in
+/// it.
+pub(crate) fn sandbox_hint(e: slipway_recipe::Error, instead: Option<&str>) -> anyhow::Error {
+    let no_sandbox = matches!(
+        &e,
+        slipway_recipe::Error::Step {
+            source: slipway_sandbox::Error::Spawn { .. },
+            ..
+        }
+    );
+    let e = anyhow::Error::new(e);
+    if !no_sandbox {
+        return e;
+    }
+    let what = match instead {
+        Some(instead) => format!("`{instead}` pins only bases and sources"),
+        None => "package steps cannot be built without it".to_owned(),
+    };
+    e.context(format!(
+        "resolving a package step runs `rpm -qa` and the steps before it in the sandbox, \
+         which needs root or unprivileged user namespaces; {what}"
+    ))
 }
 
 /// Copy the one image meant for `dst` from its layout into the archive.

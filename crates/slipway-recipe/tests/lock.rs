@@ -1,0 +1,273 @@
+//! `slipway.lock`: package entries round-trip through their canonical text,
+//! go stale when the step asks for something else, and `--locked` names the
+//! steps without a current entry.
+
+mod common;
+
+use std::path::Path;
+
+use slipway_recipe::lock::{LockedErase, LockedImage, LockedPackage, LockedStep};
+use slipway_recipe::{Lock, Plan, Recipe};
+
+const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+/// The common recipe with its base pinned in the reference (so `make_lock`
+/// needs no registry), edited by `edit`.
+fn recipe(edit: impl Fn(&str, &str) -> String) -> tempfile::TempDir {
+    common::recipe_with(move |name, text| {
+        let pinned = text.replace(
+            "ref = \"registry.example/builder:1\"",
+            &format!("ref = \"registry.example/builder:1@{DIGEST}\""),
+        );
+        edit(name, &pinned)
+    })
+}
+
+fn package(op: u32, name: &str, version: &str) -> LockedPackage {
+    LockedPackage {
+        op,
+        name: name.into(),
+        epoch: 0,
+        version: version.into(),
+        release: "1.el6".into(),
+        arch: "x86_64".into(),
+        sha256: format!("{:0>64}", name.len()),
+        url: format!("http://127.0.0.1/repo/{name}-{version}.rpm"),
+    }
+}
+
+/// A lock entry for `app/packages` made for the recipe in `dir` as it is.
+fn entry(dir: &Path) -> LockedStep {
+    let recipe = Recipe::load(dir).expect("recipe");
+    let app = recipe.image("app").expect("app");
+    let step = app.step("packages").expect("packages");
+    LockedStep {
+        name: "packages".into(),
+        request: slipway_recipe::plan::packages_request(&recipe, app, step, None).expect("request"),
+        packages: vec![
+            package(2, "gcc", "4.4.7"),
+            package(1, "bash", "4.1.2"),
+            package(2, "cpp", "4.4.7"),
+        ],
+        erased: vec![LockedErase {
+            op: 3,
+            nevra: "vim-enhanced-7.4-1.el6.x86_64".into(),
+        }],
+    }
+}
+
+fn lock_with(step: LockedStep) -> Lock {
+    let mut lock = Lock {
+        version: slipway_recipe::lock::LOCK_VERSION,
+        ..Lock::default()
+    };
+    lock.set_step("app", step);
+    lock
+}
+
+#[test]
+fn package_entries_round_trip_in_one_canonical_text() {
+    let dir = recipe(|_, t| t.to_owned());
+    let lock = lock_with(entry(dir.path()));
+    let text = lock.to_toml();
+    // Sorted by operation, then name; every field a build needs.
+    let ops: Vec<&str> = text.lines().filter(|l| l.starts_with("op = ")).collect();
+    assert_eq!(ops, ["op = 1", "op = 2", "op = 2", "op = 3"], "{text}");
+    for want in [
+        "[[image.step]]",
+        "[[image.step.package]]",
+        "[[image.step.erased]]",
+        "nevra = \"vim-enhanced-7.4-1.el6.x86_64\"",
+        "name = \"cpp\"",
+        "url = \"http://127.0.0.1/repo/gcc-4.4.7.rpm\"",
+        "request = \"sha256:",
+    ] {
+        assert!(text.contains(want), "`{want}` not in:\n{text}");
+    }
+    assert!(
+        text.find("name = \"cpp\"") < text.find("name = \"gcc\""),
+        "{text}"
+    );
+
+    // Shuffled input, same bytes; written and read back, the same lock.
+    let mut shuffled = lock.clone();
+    shuffled.images[0].steps[0].packages.reverse();
+    shuffled.set_step(
+        "app",
+        LockedStep {
+            name: "another".into(),
+            request: "sha256:0".into(),
+            ..LockedStep::default()
+        },
+    );
+    let mut other_order = lock.clone();
+    other_order.set_step(
+        "app",
+        LockedStep {
+            name: "another".into(),
+            request: "sha256:0".into(),
+            ..LockedStep::default()
+        },
+    );
+    other_order.images[0].steps.reverse();
+    assert_eq!(shuffled.to_toml(), other_order.to_toml());
+    let path = dir.path().join("slipway.lock");
+    lock.write(&path).expect("write");
+    let read = Lock::read(&path).expect("read").expect("exists");
+    assert_eq!(read.to_toml(), text);
+    let mut sorted = lock.clone();
+    sorted.images[0].steps[0].packages.sort();
+    assert_eq!(read, sorted);
+
+    // A hand-edited entry with an unknown key is refused, naming the file.
+    fs_err::write(&path, text.replace("op = 3", "op = 3\nwhy = \"x\"")).expect("write");
+    let err = Lock::read(&path).expect_err("unknown key").to_string();
+    assert!(err.contains("slipway.lock") && err.contains("why"), "{err}");
+}
+
+#[test]
+fn a_current_entry_locks_the_step_and_a_changed_step_makes_it_stale() {
+    let dir = recipe(|_, t| t.to_owned());
+    let lock = lock_with(entry(dir.path()));
+    let path = dir.path().join("slipway.lock");
+    let recipe_now = Recipe::load(dir.path()).expect("recipe");
+    let plan = Plan::new(&recipe_now, &[], Some(&lock)).expect("plan");
+    assert!(plan.unlocked_package_steps().is_empty());
+    let step = &plan.images[1].steps[0];
+    assert_eq!(step.name, "packages");
+    assert_eq!(step.locked_packages, Some(3));
+    slipway_recipe::lock::check(&recipe_now, &lock, &path).expect("current");
+    slipway_recipe::lock::check_packages(&plan, &path).expect("all locked");
+    let unlocked = Plan::new(&recipe_now, &[], None).expect("plan");
+    assert_ne!(unlocked.images[1].steps[0].key, step.key);
+
+    // No entry: `--locked` names the step and what to run.
+    let err = slipway_recipe::lock::check_packages(&unlocked, &path)
+        .expect_err("unlocked")
+        .to_string();
+    assert!(
+        err.contains("`app/packages`") && err.contains("run `slipway lock`"),
+        "{err}"
+    );
+
+    // The step's operations, its repositories, or its personality changed:
+    // the entry is stale.
+    for edit in [
+        common::replace("common/shared.toml", "\"gcc\"", "\"gcc\", \"make\""),
+        common::replace(
+            "repos/fixture.repo",
+            "baseurl=http://127.0.0.1/repo",
+            "baseurl=http://127.0.0.1/other",
+        ),
+        common::replace(
+            "common/shared.toml",
+            "name = \"packages\"",
+            "name = \"packages\"\npersonality = \"linux32\"",
+        ),
+    ] {
+        let changed = recipe(&edit);
+        let recipe_changed = Recipe::load(changed.path()).expect("recipe");
+        let plan = Plan::new(&recipe_changed, &[], Some(&lock)).expect("plan");
+        assert_eq!(plan.unlocked_package_steps(), [("app", "packages")]);
+        let err = slipway_recipe::lock::check(&recipe_changed, &lock, &path)
+            .expect_err("stale")
+            .to_string();
+        assert!(
+            err.contains("step `packages` changed since they were locked")
+                && err.contains("run `slipway lock`"),
+            "{err}"
+        );
+    }
+
+    // A script step's change leaves the package entry current.
+    let script = recipe(|_, t| t.to_owned());
+    fs_err::write(script.path().join("steps/build.sh"), "make -j9\n").expect("write");
+    let recipe_script = Recipe::load(script.path()).expect("recipe");
+    let plan = Plan::new(&recipe_script, &[], Some(&lock)).expect("plan");
+    assert!(plan.unlocked_package_steps().is_empty());
+}
+
+#[test]
+fn make_lock_keeps_current_entries_and_drops_stale_and_orphaned_ones() {
+    let dir = recipe(|_, t| t.to_owned());
+    let mut previous = lock_with(entry(dir.path()));
+    previous.set_step(
+        "app",
+        LockedStep {
+            name: "gone".into(),
+            request: "sha256:0".into(),
+            ..LockedStep::default()
+        },
+    );
+    previous.images.push(LockedImage {
+        name: "removed-image".into(),
+        ..LockedImage::default()
+    });
+    let recipe_now = Recipe::load(dir.path()).expect("recipe");
+    let made = slipway_recipe::build::make_lock(
+        &recipe_now,
+        Some(&previous),
+        &slipway_registry::ClientOptions::default(),
+        &slipway_recipe::build::SourceOptions::default(),
+    )
+    .expect("lock");
+    let app = made.image("app").expect("app");
+    assert_eq!(app.steps, [entry(dir.path())]);
+    assert!(made.image("removed-image").is_none());
+
+    // The recipe changed the step: its entry goes.
+    let changed = recipe(common::replace(
+        "common/shared.toml",
+        "{ erase = [\"vim\"] }",
+        "{ erase = [\"vim\", \"nano\"] }",
+    ));
+    let recipe_changed = Recipe::load(changed.path()).expect("recipe");
+    let made = slipway_recipe::build::make_lock(
+        &recipe_changed,
+        Some(&previous),
+        &slipway_registry::ClientOptions::default(),
+        &slipway_recipe::build::SourceOptions::default(),
+    )
+    .expect("lock");
+    assert!(made.image("app").expect("app").steps.is_empty());
+}
+
+#[test]
+fn update_selectors_forget_entries_and_name_unknown_ones() {
+    let dir = recipe(|_, t| t.to_owned());
+    let recipe_now = Recipe::load(dir.path()).expect("recipe");
+    let full = lock_with(entry(dir.path()));
+    let entries = |lock: &Lock| lock.image("app").map_or(0, |i| i.steps.len());
+
+    let mut lock = full.clone();
+    lock.forget_steps(&recipe_now, &["base".into()])
+        .expect("another image");
+    assert_eq!(entries(&lock), 1);
+    for selectors in [
+        vec![],
+        vec!["app".to_owned()],
+        vec!["app/packages".to_owned()],
+    ] {
+        let mut lock = full.clone();
+        lock.forget_steps(&recipe_now, &selectors).expect("known");
+        assert_eq!(entries(&lock), 0, "{selectors:?}");
+    }
+    let mut lock = full.clone();
+    let err = lock
+        .forget_steps(&recipe_now, &["ap".into()])
+        .expect_err("unknown image")
+        .to_string();
+    assert!(
+        err.contains("no image `ap`") && err.contains("did you mean `app`?"),
+        "{err}"
+    );
+    let err = lock
+        .forget_steps(&recipe_now, &["app/build".into()])
+        .expect_err("a script step")
+        .to_string();
+    assert!(
+        err.contains("app/build") && err.contains("no image or package step"),
+        "{err}"
+    );
+    assert_eq!(lock, full, "a refused selector forgets nothing");
+}
