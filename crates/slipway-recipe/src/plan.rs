@@ -2,7 +2,8 @@
 //! its steps as a DAG with a cache key per step.
 //!
 //! **A step's cache key is the sha256 of everything that can change its
-//! layer**: the key format version, the image platform and the step's
+//! layer**: the key format version, the post-step normaliser's version
+//! (`slipway_repro::NORMALIZER_VERSION`), the image platform and the step's
 //! personality, the base (registry reference + pinned digest, or the key of the
 //! base image), the keys of the steps it runs over, its action (the script's
 //! bytes; the package operations, the repository definitions and the locked
@@ -410,7 +411,7 @@ fn plan_image(
         .collect();
     let mut steps: Vec<StepPlan> = Vec::new();
     for step in &image.steps {
-        let mut h = KeyHasher::new();
+        let mut h = crate::build::key::step_hasher();
         h.field("platform", image.platform.as_str());
         h.field("personality", step.personality.as_str());
         h.field("base", &base_identity);

@@ -34,6 +34,27 @@ pub enum Mode {
     Semantic,
 }
 
+impl Mode {
+    /// What this mode ignores, for people: empty for [`Mode::Exact`]. The
+    /// text report and the JSON report (`ignored`) carry it, and
+    /// `slipway diff --help` lists the same.
+    pub fn ignores(self) -> &'static [&'static str] {
+        match self {
+            Mode::Exact => &[],
+            Mode::Semantic => &[
+                "file mtimes",
+                "config created and history[].created",
+                "the org.opencontainers.image.created annotation",
+                "tar entry order",
+                "owner names (numeric ids still count)",
+                "compression (layer digests, compressed sizes, media types)",
+                "the manifest's format (only its annotations count)",
+                "rootfs.diff_ids",
+            ],
+        }
+    }
+}
+
 /// Options of [`diff_images`].
 #[derive(Debug, Clone)]
 pub struct DiffOptions {
@@ -65,6 +86,8 @@ pub struct Report {
     pub identical: bool,
     /// The mode used.
     pub mode: Mode,
+    /// What the mode ignored ([`Mode::ignores`]).
+    pub ignored: Vec<&'static str>,
     /// The first image.
     pub a: Side,
     /// The second image.
@@ -179,6 +202,7 @@ pub fn diff_images(a: &SourceImage, b: &SourceImage, options: &DiffOptions) -> R
     let mut report = Report {
         identical: true,
         mode: options.mode,
+        ignored: options.mode.ignores().to_vec(),
         a: side(a),
         b: side(b),
         manifest: Vec::new(),
@@ -569,6 +593,17 @@ pub fn render_text(report: &Report) -> String {
     };
     let _ = writeln!(s, "a: {} ({})", report.a.location, digest(&report.a));
     let _ = writeln!(s, "b: {} ({})", report.b.location, digest(&report.b));
+    if report.ignored.is_empty() {
+        let _ = writeln!(
+            s,
+            "mode: exact (every byte of the manifest digest counts; --semantic ignores timestamps, entry order, owner names and compression)"
+        );
+    } else {
+        let _ = writeln!(s, "mode: semantic, ignoring:");
+        for what in &report.ignored {
+            let _ = writeln!(s, "  - {what}");
+        }
+    }
     let show = |v: &Option<Value>| {
         v.as_ref()
             .map(|v| v.to_string())

@@ -29,6 +29,6 @@ pub mod verify;
 
 pub use diff::{DiffOptions, Mode, Report, diff_images, render_text};
 pub use error::{Error, Result};
-pub use normalize::{NormalizeOptions, NormalizeReport, normalize_tree};
+pub use normalize::{NORMALIZER_VERSION, NormalizeOptions, NormalizeReport, normalize_tree};
 pub use source::SourceImage;
 pub use verify::{Verdict, verify_images};

@@ -29,6 +29,17 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::rpmdb::{BdbFile, normalize_bdb, normalize_sqlite_rpmdb};
 
+/// The behaviour version of [`normalize_tree`]: part of every step's cache
+/// key, so that a store filled by a slipway whose normaliser did something
+/// else (an older one that left, say, `aux-cache` in) does not serve its
+/// layers. **Bump it whenever a change here changes what a normalised tree
+/// holds** — a new rule, a changed rewrite, a path no longer touched.
+///
+/// History: 1 — rpmdbs (sqlite and Berkeley DB), environment and lock
+/// files, yum/dnf caches and history, `var/log` truncated, shadow-utils
+/// backups, `aux-cache`, optional pyc removal.
+pub const NORMALIZER_VERSION: u32 = 1;
+
 /// Options of [`normalize_tree`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizeOptions {

@@ -140,6 +140,51 @@ fn reports_exactly_mode_content_and_added_file() {
     assert!(semantic.config.is_empty(), "{:?}", semantic.config);
 }
 
+/// Each mode says what it is; the semantic one lists what it ignored, in
+/// text and in JSON.
+#[test]
+fn the_mode_and_what_it_ignores_are_reported() {
+    let pair = make_pair("mode");
+    let a = SourceImage::open(&pair.a).unwrap();
+    let b = SourceImage::open(&pair.b).unwrap();
+    let exact = diff_images(&a, &b, &DiffOptions::default()).unwrap();
+    let text = render_text(&exact);
+    assert!(text.contains("mode: exact (every byte"), "{text}");
+    assert!(exact.ignored.is_empty());
+    assert_eq!(serde_json::to_value(&exact).unwrap()["mode"], "exact");
+
+    let semantic = DiffOptions {
+        mode: Mode::Semantic,
+        ..DiffOptions::default()
+    };
+    let report = diff_images(&a, &b, &semantic).unwrap();
+    let text = render_text(&report);
+    assert!(text.contains("mode: semantic, ignoring:"), "{text}");
+    for what in [
+        "file mtimes",
+        "config created and history[].created",
+        "tar entry order",
+        "owner names",
+        "compression",
+        "rootfs.diff_ids",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("  - ") && l.contains(what)),
+            "`{what}` not listed:\n{text}"
+        );
+    }
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["mode"], "semantic");
+    let ignored: Vec<&str> = json["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(ignored, Mode::Semantic.ignores());
+}
+
 #[test]
 fn identical_images_are_identical() {
     let pair = make_pair("same");

@@ -10,7 +10,7 @@
 
 mod fetch;
 mod from_image;
-mod key;
+pub(crate) mod key;
 mod lock;
 mod packages;
 mod srpm;

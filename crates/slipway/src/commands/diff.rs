@@ -17,8 +17,10 @@ use slipway_repro::{DiffOptions, Mode, SourceImage, diff_images, render_text};
 /// digest. `--semantic` ignores, like diffoci's: file mtimes, config
 /// `created` and `history[].created`, the `org.opencontainers.image.created`
 /// annotation, tar entry order, owner names (numeric ids still count),
-/// compression (layer digests, compressed sizes, media types) and
-/// `rootfs.diff_ids`.
+/// compression (layer digests, compressed sizes, media types), the
+/// manifest's format (only its annotations count) and `rootfs.diff_ids`.
+/// Both modes print which one ran (`mode: …`) and, semantic, what it
+/// ignored; `--json` has them as `mode` and `ignored`.
 ///
 /// Exit status: 0 identical, 1 different, 2 error.
 #[derive(Debug, clap::Args)]
@@ -37,8 +39,25 @@ pub(crate) struct DiffArgs {
     pub(crate) json: bool,
 
     /// Ignore timestamps, entry order, owner names and compression.
-    #[arg(long)]
+    #[arg(long, long_help = semantic_help())]
     pub(crate) semantic: bool,
+}
+
+/// `--semantic`'s long help: what it ignores, from [`Mode::ignores`] (the
+/// list the output repeats).
+fn semantic_help() -> String {
+    let mut help = String::from(
+        "Compare like diffoci's --semantic; without it every byte of the manifest digest \
+         counts. Ignored:",
+    );
+    for what in Mode::Semantic.ignores() {
+        help.push_str("\n  - ");
+        help.push_str(what);
+    }
+    help.push_str(
+        "\nThe output says which mode ran and what it ignored (JSON: `mode`, `ignored`).",
+    );
+    help
 }
 
 pub(crate) fn run(args: DiffArgs) -> anyhow::Result<()> {
