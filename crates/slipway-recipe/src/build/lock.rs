@@ -18,8 +18,8 @@ use sha2::{Digest as _, Sha256};
 use super::fetch::{SourceOptions, get, verify_detached};
 use super::store::{Store, key_hex};
 use super::{
-    BuildOptions, Built, Event, Reporter, assemble, build_err, fetch_sources, installed_packages,
-    packages, prepare_base, run_steps,
+    BuildOptions, Built, Event, Reporter, assemble, build_err, fetch_sources, packages,
+    prepare_base, resolve_over_rootfs, run_steps,
 };
 use crate::error::{Error, Result};
 use crate::lock::{Lock, LockedImage, LockedSource, LockedStep};
@@ -295,23 +295,15 @@ fn resolve_round(
                 .filter_map(|d| runtime.get(d.as_str()).map(|k| store.tree(k)))
                 .chain(base.lowers.iter().cloned())
                 .collect();
-            let installed = installed_packages(sandbox, image, step, &lowers)?;
             let scratch = store
                 .tmp()
                 .join(format!("lock-{}", key_hex(&step_plan.key)));
-            let resolved = packages::resolve_step(
-                &recipe.root,
-                image,
-                step,
-                ops,
-                &installed,
-                &store.yum(),
-                &packages::StepFiles {
-                    sources: &sources,
-                    scratch: &scratch,
-                    lowers: &lowers,
-                },
-            );
+            let files = packages::StepFiles {
+                sources: &sources,
+                scratch: &scratch,
+                lowers: &lowers,
+            };
+            let resolved = resolve_over_rootfs(store, sandbox, recipe, image, step, ops, &files);
             let _ = fs_err::remove_dir_all(&scratch);
             let request = step_plan.request.clone().unwrap_or_default();
             let locked = resolved?.to_locked(&step.name, &request, options.jobs.max(1))?;

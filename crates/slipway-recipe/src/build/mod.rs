@@ -948,16 +948,7 @@ fn run_packages(
         // Unlocked (a library caller that did not lock first): resolve, and
         // key the layer by the resolution.
         None => {
-            let installed = installed_packages(sandbox, image, step, &lowers)?;
-            let resolved = packages::resolve_step(
-                &recipe.root,
-                image,
-                step,
-                ops,
-                &installed,
-                &store.yum(),
-                &files,
-            );
+            let resolved = resolve_over_rootfs(store, sandbox, recipe, image, step, ops, &files);
             let _ = fs_err::remove_dir_all(&scratch);
             let resolved = resolved?;
             let key = key::derive(
@@ -1009,28 +1000,43 @@ fn run_packages(
     result.map(|(layer, cached)| (layer, cached, key))
 }
 
-/// `rpm -qa` in the sandbox over `lowers`: the installed set a package step
-/// resolves against.
-fn installed_packages(
+/// Resolve package step `step` against what is installed in the rootfs it
+/// runs over (`rpm -qa` in the sandbox over `files.lowers`).
+fn resolve_over_rootfs(
+    store: &Store,
     sandbox: &slipway_sandbox::Sandbox,
+    recipe: &Recipe,
     image: &Image,
     step: &crate::model::Step,
-    lowers: &[PathBuf],
-) -> Result<String> {
+    ops: &[crate::model::PackageOp],
+    files: &packages::StepFiles<'_>,
+) -> Result<packages::Resolved> {
     let mut query = slipway_sandbox::Step::new(
         format!("{}/{} (rpm -qa)", image.name, step.name),
         ["rpm", "-qa"],
     );
     query.output.collect = true;
     query.linux32 = step.personality == Personality::Linux32;
-    let outcome = sandbox
-        .run(&slipway_sandbox::Base::Overlay(lowers.to_vec()), &query)
+    let installed = sandbox
+        .run(
+            &slipway_sandbox::Base::Overlay(files.lowers.to_vec()),
+            &query,
+        )
         .map_err(|source| Error::Step {
             image: image.name.clone(),
             step: step.name.clone(),
             source,
-        })?;
-    Ok(outcome.output_text())
+        })?
+        .output_text();
+    packages::resolve_step(
+        &recipe.root,
+        image,
+        step,
+        ops,
+        &installed,
+        &store.yum(),
+        files,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
