@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use slipway_yum::LockedPackage;
+use slipway_yum::evr::{Dep, Evr, Flag};
 use slipway_yum::gpg::RepoKeys;
 use slipway_yum::repofile::{RepoConfig, Vars, read_repo_file};
 use slipway_yum::resolve::{Job, Request, resolve};
@@ -266,6 +267,8 @@ pub(crate) fn resolve_step(
             .map_err(yum_err(&step.loc, "the installed set"))?;
     let mut resolved = Vec::new();
     for op in ops {
+        // `builddep`: the versions its BuildRequires ask for.
+        let mut constraints: Vec<Dep> = Vec::new();
         let (job, specs) = match op {
             PackageOp::Install(s) => (Job::Install, s.clone()),
             PackageOp::Update(s) => (
@@ -283,7 +286,11 @@ pub(crate) fn resolve_step(
             }
             PackageOp::BuildDep(source) => {
                 let srpm = files.source(image, source, &step.loc)?;
-                (Job::Install, build_requires(&srpm, &step.loc)?)
+                let deps = build_requires(&srpm, &step.loc)?;
+                let mut names: Vec<String> = deps.iter().map(|d| d.name.clone()).collect();
+                names.dedup();
+                constraints = deps;
+                (Job::Install, names)
             }
         };
         let tx = resolve(repos, &installed, &Request { job, specs }, arch)
@@ -307,6 +314,20 @@ pub(crate) fn resolve_step(
                 .filter(|i| i.action != slipway_yum::resolve::Action::Erase)
                 .map(|i| i.package.clone()),
         );
+        let unmet = unmet(&constraints, &installed);
+        if !unmet.is_empty() {
+            return Err(Error::Build {
+                what: format!("{}: builddep in step `{}`", step.loc, step.name),
+                message: format!(
+                    "the repositories do not satisfy the source RPM's BuildRequires {}",
+                    unmet
+                        .iter()
+                        .map(|(dep, have)| format!("`{dep}` (there is {have})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
     }
     Ok(loaded.into_resolved(resolved, &step.loc))
 }
@@ -708,22 +729,78 @@ pub(crate) fn local_rpms(dir: &Path, globs: &[String], loc: &Loc) -> Result<Vec<
     Ok(found)
 }
 
-/// What `yum-builddep` installs for a source RPM: its requirements by name
-/// (rpmlib features left out).
-fn build_requires(srpm: &Path, loc: &Loc) -> Result<Vec<String>> {
+/// What `yum-builddep` installs for a source RPM: its requirements, with
+/// their version constraints (rpmlib features left out).
+fn build_requires(srpm: &Path, loc: &Loc) -> Result<Vec<Dep>> {
     let header = slipway_rpm::read_header(srpm).map_err(|e| Error::Build {
         what: format!("{loc}: builddep `{}`", srpm.display()),
         message: e.to_string(),
     })?;
-    let mut names: Vec<String> = header
+    let mut deps: Vec<Dep> = header
         .requires
         .iter()
-        .map(|d| d.name.clone())
-        .filter(|n| !n.starts_with("rpmlib("))
+        .filter(|d| !d.name.starts_with("rpmlib("))
+        .map(|d| Dep {
+            name: d.name.clone(),
+            flag: sense_flag(d.flags),
+            evr: d.evr.as_deref().filter(|e| !e.is_empty()).map(Evr::parse),
+        })
+        .map(|d| {
+            if d.flag.is_none() || d.evr.is_none() {
+                Dep::name(d.name)
+            } else {
+                d
+            }
+        })
         .collect();
-    names.sort();
-    names.dedup();
-    Ok(names)
+    deps.sort();
+    deps.dedup();
+    Ok(deps)
+}
+
+/// The comparison of an rpm header dependency's `RPMSENSE_*` flags.
+fn sense_flag(flags: u32) -> Option<Flag> {
+    use slipway_rpm::header::sense::{EQUAL, GREATER, LESS};
+    match (flags & LESS != 0, flags & EQUAL != 0, flags & GREATER != 0) {
+        (false, true, false) => Some(Flag::Eq),
+        (true, false, false) => Some(Flag::Lt),
+        (false, false, true) => Some(Flag::Gt),
+        (true, true, false) => Some(Flag::Le),
+        (false, true, true) => Some(Flag::Ge),
+        _ => None,
+    }
+}
+
+/// The versioned requirements of `deps` no package of `installed` provides,
+/// each with what the installed set has of that name instead.
+fn unmet<'a>(
+    deps: &'a [Dep],
+    installed: &[slipway_yum::repodata::Package],
+) -> Vec<(&'a Dep, String)> {
+    deps.iter()
+        .filter(|d| d.flag.is_some())
+        .filter(|d| {
+            !installed.iter().any(|p| {
+                p.provides
+                    .iter()
+                    .any(|pr| pr.name == d.name && d.range_overlaps(pr))
+                    || (p.name == d.name && d.matches_evr(&p.evr))
+            })
+        })
+        .map(|d| {
+            let have: Vec<String> = installed
+                .iter()
+                .filter(|p| p.name == d.name || p.provides.iter().any(|pr| pr.name == d.name))
+                .map(slipway_yum::repodata::Package::nevra)
+                .collect();
+            let have = if have.is_empty() {
+                "none".to_owned()
+            } else {
+                have.join(", ")
+            };
+            (d, have)
+        })
+        .collect()
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -741,6 +818,9 @@ pub(crate) fn rpm_dir(tmp: &Path, key: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use slipway_yum::evr::{Dep, Evr, Flag};
+    use slipway_yum::repodata::Package;
+
     use super::{LockedPackage, ResolvedOp, resolved_key};
 
     fn package(name: &str, version: &str, checksum: &str) -> LockedPackage {
@@ -801,6 +881,76 @@ mod tests {
         let err =
             super::local_rpms(dir.path(), &["i686/*.rpm".into()], &loc).expect_err("no match");
         assert!(err.to_string().contains("i686/*.rpm"), "{err}");
+    }
+
+    fn installed(name: &str, version: &str, provides: &[(&str, &str)]) -> Package {
+        Package {
+            name: name.into(),
+            arch: "x86_64".into(),
+            evr: Evr::new(0, version, "1.el6"),
+            checksum: slipway_yum::repodata::Checksum {
+                kind: "sha256".into(),
+                value: "00".into(),
+            },
+            location: String::new(),
+            location_base: None,
+            size: 0,
+            sourcerpm: String::new(),
+            provides: provides
+                .iter()
+                .map(|(n, v)| Dep {
+                    name: (*n).into(),
+                    flag: Some(Flag::Eq),
+                    evr: Some(Evr::parse(v)),
+                })
+                .collect(),
+            requires: Vec::new(),
+            conflicts: Vec::new(),
+            obsoletes: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn builddep_version_constraints_are_checked_against_what_is_installed() {
+        use slipway_rpm::header::sense::{EQUAL, GREATER, LESS};
+        assert_eq!(super::sense_flag(GREATER | EQUAL), Some(Flag::Ge));
+        assert_eq!(super::sense_flag(LESS), Some(Flag::Lt));
+        assert_eq!(super::sense_flag(EQUAL), Some(Flag::Eq));
+        assert_eq!(super::sense_flag(0), None);
+        let dep = |name: &str, flag, evr: &str| Dep {
+            name: name.into(),
+            flag: Some(flag),
+            evr: Some(Evr::parse(evr)),
+        };
+        let set = [
+            installed("glibc-devel", "2.12", &[("glibc-devel", "2.12-1.el6")]),
+            installed("zlib-devel", "1.2.3", &[]),
+            installed("perl", "5.10.1", &[("perl(Carp)", "1.11")]),
+        ];
+        let wanted = [
+            dep("glibc-devel", Flag::Ge, "2.12"),
+            dep("zlib-devel", Flag::Ge, "1.2.3"),
+            dep("perl(Carp)", Flag::Ge, "1.0"),
+            Dep::name("make"),
+        ];
+        assert!(super::unmet(&wanted, &set).is_empty());
+        let too_new = [
+            dep("glibc-devel", Flag::Ge, "2.17"),
+            dep("zlib-devel", Flag::Gt, "1.2.3"),
+        ];
+        let unmet = super::unmet(&too_new, &set);
+        let said: Vec<String> = unmet
+            .iter()
+            .map(|(d, have)| format!("{d} / {have}"))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "glibc-devel >= 2.17 / glibc-devel-2.12-1.el6.x86_64",
+                "zlib-devel > 1.2.3 / zlib-devel-1.2.3-1.el6.x86_64"
+            ]
+        );
     }
 
     #[test]
