@@ -245,12 +245,18 @@ fn resolve_round(
                 .flat_map(|s| s.depends_on.iter().map(String::as_str))
                 .collect()
         };
-        let waits = run.iter().any(|name| {
-            image
-                .step(name)
-                .and_then(|s| s.from_image.as_ref())
-                .is_some_and(|f| !built.contains_key(&f.image))
-        });
+        // Steps that take files from an image wait for it (package steps
+        // resolve `install-local` RPMs from there).
+        let waits = run
+            .iter()
+            .copied()
+            .chain(frontier.iter().map(|s| s.name.as_str()))
+            .any(|name| {
+                image
+                    .step(name)
+                    .and_then(|s| s.from_image.as_ref())
+                    .is_some_and(|f| !built.contains_key(&f.image))
+            });
         if waits {
             continue;
         }
@@ -298,13 +304,32 @@ fn resolve_round(
             let scratch = store
                 .tmp()
                 .join(format!("lock-{}", key_hex(&step_plan.key)));
+            let exported = match &step.from_image {
+                Some(f) => match built.get(&f.image) {
+                    Some(from) => Some(super::from_image::export(
+                        store,
+                        sandbox,
+                        image,
+                        step,
+                        from,
+                        &f.path,
+                        &step_plan.key,
+                    )?),
+                    None => None,
+                },
+                None => None,
+            };
             let files = packages::StepFiles {
                 sources: &sources,
                 scratch: &scratch,
                 lowers: &lowers,
+                from_image: exported.as_deref(),
             };
             let resolved = resolve_over_rootfs(store, sandbox, recipe, image, step, ops, &files);
             let _ = fs_err::remove_dir_all(&scratch);
+            if let Some(dir) = &exported {
+                let _ = fs_err::remove_dir_all(dir);
+            }
             let request = step_plan.request.clone().unwrap_or_default();
             let locked = resolved?.to_locked(&step.name, &request, options.jobs.max(1))?;
             reporter.event(&Event::Resolved {

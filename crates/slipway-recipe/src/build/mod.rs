@@ -922,20 +922,66 @@ fn run_packages(
         return Ok(hit);
     }
     let started = Instant::now();
+    // The from-image directory, copied out first: `install-local` resolves
+    // its RPMs' requirements.
+    let exported = match (&step.from_image, from) {
+        (Some(f), Some(b)) => Some(from_image::export(
+            store, sandbox, image, step, b, &f.path, &plan.key,
+        )?),
+        _ => None,
+    };
+    let result = install_packages(
+        store,
+        sandbox,
+        recipe,
+        image,
+        step,
+        plan,
+        ops,
+        &lowers,
+        exported.as_deref(),
+        sources,
+        started,
+        reporter,
+    );
+    if let Some(dir) = &exported {
+        let _ = fs_err::remove_dir_all(dir);
+    }
+    result
+}
+
+/// [`run_packages`] after a cache miss of its planned key: resolve (or take
+/// the lock entry), then install in the sandbox and capture the layer.
+#[allow(clippy::too_many_arguments)]
+fn install_packages(
+    store: &Store,
+    sandbox: &slipway_sandbox::Sandbox,
+    recipe: &Recipe,
+    image: &Image,
+    step: &crate::model::Step,
+    plan: &StepPlan,
+    ops: &[crate::model::PackageOp],
+    lowers: &[PathBuf],
+    from_image: Option<&Path>,
+    sources: &BTreeMap<String, PathBuf>,
+    started: Instant,
+    reporter: &dyn Reporter,
+) -> Result<(CachedLayer, bool, String)> {
     let linux32 = step.personality == Personality::Linux32;
     let step_err = |source| Error::Step {
         image: image.name.clone(),
         step: step.name.clone(),
         source,
     };
-    let base = slipway_sandbox::Base::Overlay(lowers.clone());
+    let base = slipway_sandbox::Base::Overlay(lowers.to_vec());
     let scratch = store
         .tmp()
         .join(format!("step-{}", store::key_hex(&plan.key)));
     let files = packages::StepFiles {
         sources,
         scratch: &scratch,
-        lowers: &lowers,
+        lowers,
+        from_image,
     };
     let (resolved, key) = match &plan.locked {
         // Locked: exactly the locked packages, looked up by NEVRA.
@@ -957,8 +1003,12 @@ fn run_packages(
                 &[],
                 Some(&packages::resolved_key(&resolved.ops)),
             );
-            if let Some(hit) = cached(&key)? {
-                return Ok(hit);
+            if let Some(hit) = store.cached(&key)? {
+                reporter.event(&Event::Cached {
+                    image: &image.name,
+                    step: &step.name,
+                });
+                return Ok((hit, true, key));
             }
             (resolved, key)
         }
@@ -972,17 +1022,7 @@ fn run_packages(
     let plan = &plan;
     let rpm_dir = packages::rpm_dir(&store.tmp(), &plan.key);
     let _ = fs_err::remove_dir_all(&rpm_dir);
-    let exported = match (&step.from_image, from) {
-        (Some(f), Some(b)) => Some(from_image::export(
-            store, sandbox, image, step, b, &f.path, &plan.key,
-        )?),
-        _ => None,
-    };
-    let script = resolved.materialize(&rpm_dir, 4, exported.as_deref());
-    if let Some(dir) = &exported {
-        let _ = fs_err::remove_dir_all(dir);
-    }
-    let script = script?;
+    let script = resolved.materialize(&rpm_dir, 4, from_image)?;
     let mut run = slipway_sandbox::Step::new(
         format!("{}/{}", image.name, step.name),
         ["/bin/sh", "-c", &script],

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use slipway_yum::LockedPackage;
 use slipway_yum::evr::{Dep, Evr, Flag};
 use slipway_yum::gpg::RepoKeys;
+use slipway_yum::repodata::Package;
 use slipway_yum::repofile::{RepoConfig, Vars, read_repo_file};
 use slipway_yum::resolve::{Job, Request, resolve};
 use slipway_yum::source::{Format, LoadOptions, load_repos};
@@ -44,8 +45,14 @@ pub(crate) enum ResolvedOp {
     /// `clean`.
     Clean,
     /// `install-local`: RPM files matched by these globs under the step's
-    /// `from-image` directory (its content is in the key through the image's).
-    Local(Vec<String>),
+    /// `from-image` directory (its content is in the key through the
+    /// image's), and what they need from the repositories.
+    Local {
+        /// The globs.
+        globs: Vec<String>,
+        /// Packages from the repositories the local RPMs require.
+        deps: Vec<LockedPackage>,
+    },
     /// A transaction: what it installs or upgrades, what it erases (NEVRAs).
     Transaction {
         /// Installed or upgraded, in the resolver's order.
@@ -80,6 +87,8 @@ pub(crate) struct StepFiles<'a> {
     pub(crate) scratch: &'a Path,
     /// The rootfs trees the step runs over, top-most first.
     pub(crate) lowers: &'a [PathBuf],
+    /// The step's `from-image` directory, copied out (`install-local`).
+    pub(crate) from_image: Option<&'a Path>,
 }
 
 impl StepFiles<'_> {
@@ -281,7 +290,14 @@ pub(crate) fn resolve_step(
                 continue;
             }
             PackageOp::InstallLocal(globs) => {
-                resolved.push(ResolvedOp::Local(globs.clone()));
+                let (deps, tx) = resolve_local(repos, &installed, globs, arch, files, &step.loc)?;
+                let (_, remove) = tx.install_and_remove_sets();
+                installed.retain(|p| !remove.contains(&p.nevra()));
+                installed.extend(tx.to_install().map(|i| i.package.clone()));
+                resolved.push(ResolvedOp::Local {
+                    globs: globs.clone(),
+                    deps,
+                });
                 continue;
             }
             PackageOp::BuildDep(source) => {
@@ -332,6 +348,110 @@ pub(crate) fn resolve_step(
     Ok(loaded.into_resolved(resolved, &step.loc))
 }
 
+/// Resolve an `install-local` operation: the RPMs its globs match under the
+/// step's `from-image` directory, installed with what they require from the
+/// installed set or the repositories. Returns the packages needed from the
+/// repositories, and the transaction (the local RPMs included).
+fn resolve_local(
+    repos: &[slipway_yum::Repo],
+    installed: &[Package],
+    globs: &[String],
+    arch: &str,
+    files: &StepFiles<'_>,
+    loc: &Loc,
+) -> Result<(Vec<LockedPackage>, slipway_yum::resolve::Transaction)> {
+    let dir = files.from_image.ok_or_else(|| Error::Build {
+        what: format!("{loc}: install-local"),
+        message: "the step has no `from-image` directory".into(),
+    })?;
+    let mut local = Vec::new();
+    for file in local_rpms(dir, globs, loc)? {
+        let header = slipway_rpm::read_header(&file).map_err(|e| Error::Build {
+            what: format!("{loc}: install-local `{}`", file.display()),
+            message: e.to_string(),
+        })?;
+        let rel = file
+            .strip_prefix(dir)
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        local.push(header_package(&header, rel));
+    }
+    let specs: Vec<String> = local.iter().map(Package::nevra).collect();
+    let mut all: Vec<slipway_yum::Repo> = repos.to_vec();
+    all.push(slipway_yum::Repo::from_packages(
+        RepoConfig::with_baseurl(LOCAL_REPO, &format!("file://{}", dir.display())),
+        local,
+    ));
+    let tx = resolve(
+        &all,
+        installed,
+        &Request {
+            job: Job::Install,
+            specs,
+        },
+        arch,
+    )
+    .map_err(yum_err(
+        loc,
+        "resolving the install-local RPMs' requirements",
+    ))?;
+    let deps = slipway_yum::Lock::from_transaction(&tx, &all)
+        .packages
+        .into_iter()
+        .filter(|p| p.repo != LOCAL_REPO)
+        .collect();
+    Ok((deps, tx))
+}
+
+/// The pseudo repository of `install-local` RPMs.
+const LOCAL_REPO: &str = "@install-local";
+
+fn dep_of(d: &slipway_rpm::Dependency) -> Dep {
+    match (
+        sense_flag(d.flags),
+        d.evr.as_deref().filter(|e| !e.is_empty()),
+    ) {
+        (Some(flag), Some(evr)) => Dep {
+            name: d.name.clone(),
+            flag: Some(flag),
+            evr: Some(Evr::parse(evr)),
+        },
+        _ => Dep::name(d.name.clone()),
+    }
+}
+
+/// An RPM's header as the resolver sees a repository package.
+fn header_package(header: &slipway_rpm::Header, location: String) -> Package {
+    let deps = |list: &[slipway_rpm::Dependency]| -> Vec<Dep> {
+        list.iter()
+            .filter(|d| !d.name.starts_with("rpmlib("))
+            .map(dep_of)
+            .collect()
+    };
+    Package {
+        name: header.name.clone(),
+        arch: header.arch.clone(),
+        evr: Evr::new(
+            header.epoch.unwrap_or(0),
+            header.version.clone(),
+            header.release.clone(),
+        ),
+        checksum: slipway_yum::repodata::Checksum {
+            kind: "none".into(),
+            value: String::new(),
+        },
+        location,
+        location_base: None,
+        size: 0,
+        sourcerpm: header.sourcerpm.clone().unwrap_or_default(),
+        provides: deps(&header.provides),
+        requires: deps(&header.requires),
+        conflicts: deps(&header.conflicts),
+        obsoletes: deps(&header.obsoletes),
+        files: header.files.iter().map(|f| f.path.clone()).collect(),
+    }
+}
+
 /// The operations of `step` as its lock entry pins them: each locked
 /// package looked up in the repositories by NEVRA (no resolution), its
 /// checksum compared with the locked sha256. A repository that gained newer
@@ -369,7 +489,20 @@ pub(crate) fn locked_step(
         let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
         match op {
             PackageOp::Clean => resolved.push(ResolvedOp::Clean),
-            PackageOp::InstallLocal(globs) => resolved.push(ResolvedOp::Local(globs.clone())),
+            PackageOp::InstallLocal(globs) => {
+                let mut deps = Vec::new();
+                for want in locked.packages.iter().filter(|p| p.op == n) {
+                    let (found, check) = find_locked(&loaded.repos, want, &what)?;
+                    if let Some(sha256) = check {
+                        file_sha256.insert(found.nevra(), sha256);
+                    }
+                    deps.push(found);
+                }
+                resolved.push(ResolvedOp::Local {
+                    globs: globs.clone(),
+                    deps,
+                });
+            }
             PackageOp::Install(_)
             | PackageOp::Update(_)
             | PackageOp::Erase(_)
@@ -464,6 +597,14 @@ fn find_locked(
     })
 }
 
+/// A package's identity in keys: NEVRA and repodata checksum.
+fn package_id(p: &LockedPackage) -> String {
+    format!(
+        "{}:{}-{}-{}.{} {}:{}",
+        p.epoch, p.name, p.version, p.release, p.arch, p.checksum_type, p.checksum
+    )
+}
+
 /// The part of a package step's cache key that only the resolution knows:
 /// every operation's packages (NEVRA + checksum, sorted) and erasures. The
 /// URL and repository a package came from are left out: the same bytes from
@@ -473,29 +614,20 @@ pub(crate) fn resolved_key(ops: &[ResolvedOp]) -> String {
     for op in ops {
         match op {
             ResolvedOp::Clean => h.field("op", "clean"),
-            ResolvedOp::Local(globs) => {
+            ResolvedOp::Local { globs, deps } => {
                 h.field("op", "local");
                 for g in globs {
                     h.field("glob", g);
                 }
+                let mut ids: Vec<String> = deps.iter().map(package_id).collect();
+                ids.sort();
+                for id in ids {
+                    h.field("package", id);
+                }
             }
             ResolvedOp::Transaction { packages, erased } => {
                 h.field("op", "transaction");
-                let mut ids: Vec<String> = packages
-                    .iter()
-                    .map(|p| {
-                        format!(
-                            "{}:{}-{}-{}.{} {}:{}",
-                            p.epoch,
-                            p.name,
-                            p.version,
-                            p.release,
-                            p.arch,
-                            p.checksum_type,
-                            p.checksum
-                        )
-                    })
-                    .collect();
+                let mut ids: Vec<String> = packages.iter().map(package_id).collect();
                 ids.sort();
                 for id in ids {
                     h.field("package", id);
@@ -545,8 +677,10 @@ impl Resolved {
             ..LockedStep::default()
         };
         for (i, op) in self.ops.iter().enumerate() {
-            let ResolvedOp::Transaction { packages, erased } = op else {
-                continue;
+            let (packages, erased): (&[LockedPackage], &[String]) = match op {
+                ResolvedOp::Transaction { packages, erased } => (packages, erased),
+                ResolvedOp::Local { deps, .. } => (deps, &[]),
+                ResolvedOp::Clean => continue,
             };
             let op = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let unsummed: Vec<LockedPackage> = packages
@@ -621,36 +755,23 @@ impl Resolved {
         }
         let check = |p: &LockedPackage, path: &Path| self.keys.check(p, path);
         for op in &self.ops {
-            let (packages, erased) = match op {
+            let (packages, local, erased): (&[LockedPackage], Vec<PathBuf>, &[String]) = match op {
                 ResolvedOp::Clean => {
                     script.push_str("rm -rf /var/cache/yum\n");
                     continue;
                 }
-                ResolvedOp::Local(globs) => {
+                ResolvedOp::Local { globs, deps } => {
                     let dir = from_image.ok_or_else(|| Error::Build {
                         what: format!("{}: install-local", self.loc),
                         message: "the step has no `from-image` directory".into(),
                     })?;
-                    let mut names = Vec::new();
-                    for file in local_rpms(dir, globs, &self.loc)? {
-                        let name = file
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        let target = rpm_dir.join(&name);
-                        fs_err::copy(&file, &target).map_err(|e| Error::io(&target, e))?;
-                        names.push(format!("/inputs/rpms/{name}"));
-                    }
-                    script.push_str(&format!(
-                        "rpm -Uvh --nodeps --oldpackage --replacepkgs {}\n",
-                        names.join(" ")
-                    ));
-                    continue;
+                    (deps, local_rpms(dir, globs, &self.loc)?, &[])
                 }
-                ResolvedOp::Transaction { packages, erased } => (packages, erased),
+                ResolvedOp::Transaction { packages, erased } => (packages, Vec::new(), erased),
             };
+            let mut files = local;
             if !packages.is_empty() {
-                let files = slipway_yum::download::download(
+                let downloaded = slipway_yum::download::download(
                     packages,
                     &self.store,
                     &self.transport,
@@ -661,9 +782,12 @@ impl Resolved {
                     &slipway_yum::download::NoReporter,
                 )
                 .map_err(yum_err(&self.loc, "downloading"))?;
-                for (p, file) in packages.iter().zip(&files) {
+                for (p, file) in packages.iter().zip(&downloaded) {
                     self.check_file_sha256(p, file)?;
                 }
+                files.extend(downloaded);
+            }
+            if !files.is_empty() {
                 let mut names = Vec::new();
                 for file in files {
                     let name = file
@@ -740,18 +864,7 @@ fn build_requires(srpm: &Path, loc: &Loc) -> Result<Vec<Dep>> {
         .requires
         .iter()
         .filter(|d| !d.name.starts_with("rpmlib("))
-        .map(|d| Dep {
-            name: d.name.clone(),
-            flag: sense_flag(d.flags),
-            evr: d.evr.as_deref().filter(|e| !e.is_empty()).map(Evr::parse),
-        })
-        .map(|d| {
-            if d.flag.is_none() || d.evr.is_none() {
-                Dep::name(d.name)
-            } else {
-                d
-            }
-        })
+        .map(dep_of)
         .collect();
     deps.sort();
     deps.dedup();
@@ -1012,6 +1125,174 @@ mod repo_sources {
         createrepo(dir, false);
     }
 
+    /// A recipe whose package step installs `*.rpm` from the `builder`
+    /// image with the `[[repos]]` in `repos` (a `.repo` file per entry).
+    fn install_local_recipe(dir: &Path, repos: &[(&str, &Path)]) -> Recipe {
+        let mut text = String::from(
+            "platform = \"linux/amd64\"\n[base]\nref = \"registry.invalid/base:1\"\n\
+             platform = \"linux/amd64\"\n",
+        );
+        for (name, repo) in repos {
+            fs_err::write(
+                dir.join(format!("{name}.repo")),
+                format!("[{name}]\nbaseurl=file://{}/\ngpgcheck=0\n", repo.display()),
+            )
+            .expect("repo file");
+            text.push_str(&format!(
+                "[[repos]]\nname = \"{name}\"\nfile = \"{name}.repo\"\n"
+            ));
+        }
+        text.push_str(
+            "[[steps]]\nname = \"local\"\npackages = [{ install-local = [\"rpms/*.rpm\"] }]\n\
+             from-image = { image = \"builder\", path = \"/out\" }\n",
+        );
+        fs_err::write(dir.join("img.toml"), text).expect("recipe");
+        fs_err::write(
+            dir.join("builder.toml"),
+            "platform = \"linux/amd64\"\npublish = false\n[base]\n\
+             ref = \"registry.invalid/base:1\"\nplatform = \"linux/amd64\"\n",
+        )
+        .expect("builder");
+        Recipe::load(dir).expect("recipe loads")
+    }
+
+    #[test]
+    fn install_local_rpms_get_their_requirements_from_the_repositories() {
+        for tool in ["rpmbuild", "createrepo_c", "rpm"] {
+            if require_tool(tool).is_none() {
+                return;
+            }
+        }
+        let work = generated_dir("recipe-install-local");
+        let _ = fs_err::remove_dir_all(&work);
+        fs_err::create_dir_all(&work).expect("work dir");
+        let fixtures = fixtures_dir().join("mini-manylinux/rpms");
+        let repo_a = work.join("repo-a");
+        repo_of(
+            &build_rpms(&fixtures.join("base"), "recipe-mini-base"),
+            &repo_a,
+        );
+        let repo_b = work.join("repo-b");
+        repo_of(
+            &build_rpms(&fixtures.join("updates"), "recipe-mini-updates"),
+            &repo_b,
+        );
+        // The local RPM (as a from-image directory would hold it) needs
+        // mini-extra, which only repository A has.
+        let spec_dir = work.join("local-spec");
+        fs_err::create_dir_all(&spec_dir).expect("spec dir");
+        fs_err::write(
+            spec_dir.join("mini-local.spec"),
+            "Name: mini-local\nVersion: 1\nRelease: 1\nSummary: local\nLicense: MIT\n\
+             BuildArch: noarch\nRequires: mini-extra >= 1.0\n%description\nlocal\n%install\n\
+             mkdir -p %{buildroot}/usr/share/mini-local\n\
+             echo 1 > %{buildroot}/usr/share/mini-local/v\n%files\n/usr/share/mini-local/v\n",
+        )
+        .expect("spec");
+        let from_image = work.join("from-image");
+        fs_err::create_dir_all(from_image.join("rpms")).expect("from-image dir");
+        for rpm in rpm_files(&build_rpms(&spec_dir, "recipe-install-local-rpm")) {
+            fs_err::copy(
+                &rpm,
+                from_image.join("rpms").join(rpm.file_name().expect("name")),
+            )
+            .expect("copy");
+        }
+
+        let resolve_with = |name: &str, repos: &[(&str, &Path)]| {
+            let recipes = work.join(name);
+            fs_err::create_dir_all(&recipes).expect("recipes");
+            let recipe = install_local_recipe(&recipes, repos);
+            let image = recipe.image("img").expect("image").clone();
+            let step = image.step("local").expect("step").clone();
+            let Action::Packages(ops) = step.action.clone() else {
+                panic!("a package step");
+            };
+            let sources = BTreeMap::new();
+            let files = StepFiles {
+                sources: &sources,
+                scratch: &work.join("scratch"),
+                lowers: &[],
+                from_image: Some(&from_image),
+            };
+            let resolved = resolve_step(
+                &recipes,
+                &image,
+                &step,
+                &ops,
+                "",
+                &work.join("yum-store"),
+                &files,
+            );
+            (recipes, image, step, ops, resolved)
+        };
+
+        let (recipes, image, step, ops, resolved) =
+            resolve_with("both", &[("a", &repo_a), ("b", &repo_b)]);
+        let resolved = resolved.expect("resolves");
+        let [ResolvedOp::Local { globs, deps }] = resolved.ops.as_slice() else {
+            panic!("one install-local: {:?}", resolved.ops);
+        };
+        assert_eq!(globs, &["rpms/*.rpm"]);
+        let nevras: Vec<String> = deps.iter().map(super::LockedPackage::nevra).collect();
+        // mini-extra's %post needs /bin/sh: mini-system provides it.
+        assert_eq!(
+            nevras,
+            ["mini-extra-1.0-1.noarch", "mini-system-1.0-1.noarch"]
+        );
+
+        // Locked: the dependency is pinned as a package of operation 1 and
+        // comes back from the repositories by NEVRA.
+        let locked = resolved
+            .to_locked("local", "sha256:r", 2)
+            .expect("lock entry");
+        assert_eq!(locked.packages.len(), 2);
+        assert!(locked.packages.iter().all(|p| p.op == 1));
+        assert_eq!(locked.packages[0].name, "mini-extra");
+        let replay = super::locked_step(
+            &recipes,
+            &image,
+            &step,
+            &ops,
+            &locked,
+            &work.join("yum-store"),
+            &StepFiles {
+                sources: &BTreeMap::new(),
+                scratch: &work.join("scratch"),
+                lowers: &[],
+                from_image: Some(&from_image),
+            },
+        )
+        .expect("locked");
+        assert_eq!(replay.ops, resolved.ops);
+        let rpm_dir = work.join("rpms");
+        let script = replay
+            .materialize(&rpm_dir, 2, Some(&from_image))
+            .expect("downloads");
+        let installs: Vec<&str> = script
+            .lines()
+            .filter(|l| l.starts_with("rpm -Uvh"))
+            .collect();
+        assert_eq!(installs.len(), 1, "{script}");
+        assert!(
+            installs[0].contains("/inputs/rpms/mini-local-1-1.noarch.rpm"),
+            "{script}"
+        );
+        assert_eq!(
+            fs_err::read_dir(&rpm_dir).expect("rpm dir").count(),
+            3,
+            "the local RPM, mini-extra and mini-system: {script}"
+        );
+
+        // Without the repository holding mini-extra: an error naming it.
+        let (_, _, _, _, resolved) = resolve_with("only-b", &[("b", &repo_b)]);
+        let err = resolved.err().expect("unresolvable").to_string();
+        assert!(
+            err.contains("install-local") && err.contains("mini-extra"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn release_rpm_and_repo_source_resolve_and_install() {
         for tool in ["rpmbuild", "createrepo_c", "rpm"] {
@@ -1112,6 +1393,7 @@ packages = [{ install = ["mini-tool", "mini-extra"] }]
                 sources: &sources,
                 scratch: &work.join("scratch"),
                 lowers: &[],
+                from_image: None,
             },
         )
         .expect("resolves");
