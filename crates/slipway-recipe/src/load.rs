@@ -254,6 +254,7 @@ struct Partial {
     platform: Option<Platform>,
     personality: Option<Personality>,
     source_date_epoch: Option<i64>,
+    releasever: Option<String>,
     repos: Vec<Repo>,
     sources: Vec<Source>,
     steps: Vec<PendingStep>,
@@ -285,6 +286,9 @@ impl Partial {
         }
         if later.source_date_epoch.is_some() {
             self.source_date_epoch = later.source_date_epoch;
+        }
+        if later.releasever.is_some() {
+            self.releasever = later.releasever;
         }
         self.repos.extend(later.repos);
         self.sources.extend(later.sources);
@@ -468,6 +472,20 @@ fn convert(root: &Path, text: &Text, raw: RawFile) -> Result<Partial> {
             });
         }
         p.source_date_epoch = Some(*v.get_ref());
+    }
+    if let Some(v) = &raw.releasever {
+        let value = v.get_ref();
+        if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
+            return Err(Error::Invalid {
+                loc: text.at(v),
+                key: "releasever".into(),
+                message: format!(
+                    "`{value}` is not a release version (expected letters, digits and dots, \
+                     like \"6\")"
+                ),
+            });
+        }
+        p.releasever = Some(value.clone());
     }
     for repo in &raw.repos {
         p.repos
@@ -922,6 +940,7 @@ fn finish_image(name: String, loc: Loc, p: Partial) -> Result<Image> {
         platform,
         personality: image_personality,
         source_date_epoch: p.source_date_epoch.unwrap_or(DEFAULT_SOURCE_DATE_EPOCH),
+        releasever: p.releasever,
         repos: p.repos,
         sources: p.sources,
         steps,

@@ -36,6 +36,10 @@ pub struct Image {
     pub personality: Personality,
     /// `SOURCE_DATE_EPOCH` for layer mtimes and config timestamps.
     pub source_date_epoch: i64,
+    /// yum's `$releasever` for the image's repositories; `None`: read from the
+    /// rootfs a package step runs over (`/etc/redhat-release`'s major
+    /// version, else `/etc/os-release`'s `VERSION_ID`).
+    pub releasever: Option<String>,
     /// Repositories the package steps resolve against.
     pub repos: Vec<Repo>,
     /// Files fetched (and verified) before any step runs.

@@ -171,6 +171,7 @@ pub fn packages_request(
     h.field("platform", image.platform.as_str());
     // `linux32` steps resolve for i686.
     h.field("personality", step.personality.as_str());
+    h.field("releasever", image.releasever.as_deref().unwrap_or(""));
     if let Action::Packages(ops) = &step.action {
         for op in ops {
             let (kind, args): (&str, Vec<String>) = match op {

@@ -21,6 +21,7 @@ pub(crate) struct RawFile {
     pub(crate) platform: Option<Spanned<String>>,
     pub(crate) personality: Option<Spanned<String>>,
     pub(crate) source_date_epoch: Option<Spanned<i64>>,
+    pub(crate) releasever: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) repos: Vec<Spanned<RawRepo>>,
     #[serde(default)]

@@ -150,8 +150,8 @@ fn a_current_entry_locks_the_step_and_a_changed_step_makes_it_stale() {
         "{err}"
     );
 
-    // The step's operations, its repositories, or its personality changed:
-    // the entry is stale.
+    // The step's operations, its repositories, its personality or the
+    // image's `releasever` changed: the entry is stale.
     for edit in [
         common::replace("common/shared.toml", "\"gcc\"", "\"gcc\", \"make\""),
         common::replace(
@@ -163,6 +163,11 @@ fn a_current_entry_locks_the_step_and_a_changed_step_makes_it_stale() {
             "common/shared.toml",
             "name = \"packages\"",
             "name = \"packages\"\npersonality = \"linux32\"",
+        ),
+        common::replace(
+            "app.toml",
+            "[base]\nimage = \"base\"",
+            "releasever = \"6\"\n[base]\nimage = \"base\"",
         ),
     ] {
         let changed = recipe(&edit);

@@ -28,8 +28,46 @@ use crate::error::{Error, Loc, Result};
 use crate::lock::{LockedErase, LockedStep};
 use crate::model::{Image, PackageOp, Personality, RepoKind, Step};
 
-/// yum's `$releasever`: the recipes target CentOS 6.
-const RELEASEVER: &str = "6";
+/// What `$releasever` expands to while neither the recipe nor the rootfs
+/// says: a repository that uses it is then an error.
+const UNKNOWN_RELEASEVER: &str = "\u{1}releasever-unknown\u{1}";
+
+/// yum's `$releasever` as the rootfs says: the major version in
+/// `/etc/redhat-release` (`CentOS release 6.9 (Final)` → `6`, as the
+/// `centos-release` package's version is), else `VERSION_ID` of
+/// `/etc/os-release` (`"12"`).
+fn releasever_of(files: &StepFiles<'_>) -> Option<String> {
+    let read = |path: &str| {
+        files
+            .in_rootfs(path)
+            .and_then(|p| fs_err::read_to_string(p).ok())
+    };
+    for release in ["/etc/redhat-release", "/etc/system-release"] {
+        if let Some(v) = read(release).as_deref().and_then(redhat_release_major) {
+            return Some(v);
+        }
+    }
+    read("/etc/os-release")
+        .as_deref()
+        .and_then(os_release_version)
+}
+
+/// `Name release 6.9 (Final)` → `6`.
+fn redhat_release_major(text: &str) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "release")?;
+    let version = words.get(at + 1)?;
+    let major = version.split('.').next()?;
+    (!major.is_empty() && major.chars().all(|c| c.is_ascii_digit())).then(|| major.to_owned())
+}
+
+/// `VERSION_ID="12"` → `12`.
+fn os_release_version(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("VERSION_ID="))
+        .map(|v| v.trim().trim_matches('"').trim_matches('\'').to_owned())
+        .filter(|v| !v.is_empty())
+}
 
 fn yum_err(loc: &Loc, what: &str) -> impl Fn(slipway_yum::Error) -> Error {
     let what = format!("{loc}: {what}");
@@ -199,7 +237,12 @@ fn load_step_repos(
         Personality::Linux32 => "i686",
         Personality::Linux64 => image.platform.yum_basearch(),
     };
-    let vars = Vars::new(arch, RELEASEVER);
+    let releasever = image
+        .releasever
+        .clone()
+        .or_else(|| releasever_of(files))
+        .unwrap_or_else(|| UNKNOWN_RELEASEVER.to_owned());
+    let vars = Vars::new(arch, &releasever);
     let mut configs = Vec::new();
     let mut release_rpms = Vec::new();
     for repo in &image.repos {
@@ -224,6 +267,21 @@ fn load_step_repos(
                 release_rpms.push((header.name.clone(), rpm));
             }
         }
+    }
+    if let Some(c) = configs.iter().find(|c| {
+        c.baseurls
+            .iter()
+            .chain(&c.mirrorlist)
+            .chain(&c.gpgkeys)
+            .any(|u| u.contains(UNKNOWN_RELEASEVER))
+    }) {
+        return Err(Error::Build {
+            what: format!("{}: repository `{}`", step.loc, c.id),
+            message: "its URLs use `$releasever`, but the image sets no `releasever` and the \
+                      rootfs has no /etc/redhat-release or /etc/os-release VERSION_ID: set \
+                      `releasever = \"6\"` (for example) in the image"
+                .into(),
+        });
     }
     // Keys named by a path in the image come from the rootfs.
     for key in configs.iter_mut().flat_map(|c| c.gpgkeys.iter_mut()) {
@@ -1067,6 +1125,24 @@ mod tests {
     }
 
     #[test]
+    fn releasever_is_read_as_yum_reads_it() {
+        assert_eq!(
+            super::redhat_release_major("CentOS release 6.9 (Final)\n").as_deref(),
+            Some("6")
+        );
+        assert_eq!(
+            super::redhat_release_major("Fedora release 38 (Thirty Eight)").as_deref(),
+            Some("38")
+        );
+        assert_eq!(super::redhat_release_major("no version here"), None);
+        assert_eq!(
+            super::os_release_version("NAME=\"Debian\"\nVERSION_ID=\"12\"\n").as_deref(),
+            Some("12")
+        );
+        assert_eq!(super::os_release_version("NAME=x\n"), None);
+    }
+
+    #[test]
     fn resolved_key_covers_nevra_and_checksum_only() {
         let base = vec![package("a", "1.0", "aa"), package("b", "2.0", "bb")];
         let key = resolved_key(&op(base.clone()));
@@ -1291,6 +1367,97 @@ mod repo_sources {
             err.contains("install-local") && err.contains("mini-extra"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn releasever_comes_from_the_recipe_or_the_rootfs() {
+        for tool in ["rpmbuild", "createrepo_c"] {
+            if require_tool(tool).is_none() {
+                return;
+            }
+        }
+        let work = generated_dir("recipe-releasever");
+        let _ = fs_err::remove_dir_all(&work);
+        fs_err::create_dir_all(work.join("rel")).expect("work dir");
+        let fixtures = fixtures_dir().join("mini-manylinux/rpms");
+        // The repository lives at rel/6/: only `$releasever` = 6 finds it.
+        repo_of(
+            &build_rpms(&fixtures.join("base"), "recipe-mini-base"),
+            &work.join("rel/6"),
+        );
+        let rootfs = work.join("rootfs");
+        fs_err::create_dir_all(rootfs.join("etc")).expect("etc");
+        let resolve_with = |name: &str, releasever: Option<&str>, lowers: &[std::path::PathBuf]| {
+            let recipes = work.join(name);
+            fs_err::create_dir_all(&recipes).expect("recipes");
+            fs_err::write(
+                recipes.join("mini.repo"),
+                format!(
+                    "[mini]\nbaseurl=file://{}/rel/$releasever/\ngpgcheck=0\n",
+                    work.display()
+                ),
+            )
+            .expect("repo");
+            let releasever = releasever
+                .map(|r| format!("releasever = \"{r}\"\n"))
+                .unwrap_or_default();
+            fs_err::write(
+                recipes.join("img.toml"),
+                format!(
+                    "platform = \"linux/amd64\"\n{releasever}[base]\n\
+                     ref = \"registry.invalid/base:1\"\nplatform = \"linux/amd64\"\n\
+                     [[repos]]\nname = \"mini\"\nfile = \"mini.repo\"\n\
+                     [[steps]]\nname = \"pkgs\"\npackages = [{{ install = [\"mini-tool\"] }}]\n"
+                ),
+            )
+            .expect("recipe");
+            let recipe = Recipe::load(&recipes).expect("recipe loads");
+            let image = recipe.image("img").expect("image");
+            let step = image.step("pkgs").expect("step");
+            let Action::Packages(ops) = &step.action else {
+                panic!("a package step");
+            };
+            resolve_step(
+                &recipes,
+                image,
+                step,
+                ops,
+                "",
+                &work.join("yum-store"),
+                &StepFiles {
+                    sources: &BTreeMap::new(),
+                    scratch: &work.join("scratch"),
+                    lowers,
+                    from_image: None,
+                },
+            )
+            .map(|r| r.ops.len())
+        };
+        assert_eq!(
+            resolve_with("recipe", Some("6"), &[]).expect("from the recipe"),
+            1
+        );
+        let err = resolve_with("none", None, &[])
+            .expect_err("unknown")
+            .to_string();
+        assert!(
+            err.contains("`$releasever`") && err.contains("releasever = "),
+            "{err}"
+        );
+        fs_err::write(
+            rootfs.join("etc/redhat-release"),
+            "CentOS release 6.9 (Final)\n",
+        )
+        .expect("release file");
+        assert_eq!(
+            resolve_with("rootfs", None, std::slice::from_ref(&rootfs)).expect("from the rootfs"),
+            1
+        );
+        // The recipe wins over the rootfs.
+        let err = resolve_with("wins", Some("7"), std::slice::from_ref(&rootfs))
+            .expect_err("no rel/7")
+            .to_string();
+        assert!(err.contains("rel/7"), "{err}");
     }
 
     #[test]
