@@ -1201,6 +1201,24 @@ mod repo_sources {
         createrepo(dir, false);
     }
 
+    /// The mini-manylinux fixture repositories under `work`: `repo-a` (the
+    /// `base` specs: mini-tool 1.0, mini-extra, mini-system) and `repo-b`
+    /// (`updates`: mini-tool 1.1).
+    fn mini_repos(work: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let fixtures = fixtures_dir().join("mini-manylinux/rpms");
+        let repo_a = work.join("repo-a");
+        repo_of(
+            &build_rpms(&fixtures.join("base"), "recipe-mini-base"),
+            &repo_a,
+        );
+        let repo_b = work.join("repo-b");
+        repo_of(
+            &build_rpms(&fixtures.join("updates"), "recipe-mini-updates"),
+            &repo_b,
+        );
+        (repo_a, repo_b)
+    }
+
     /// A recipe whose package step installs `*.rpm` from the `builder`
     /// image with the `[[repos]]` in `repos` (a `.repo` file per entry).
     fn install_local_recipe(dir: &Path, repos: &[(&str, &Path)]) -> Recipe {
@@ -1242,17 +1260,7 @@ mod repo_sources {
         let work = generated_dir("recipe-install-local");
         let _ = fs_err::remove_dir_all(&work);
         fs_err::create_dir_all(&work).expect("work dir");
-        let fixtures = fixtures_dir().join("mini-manylinux/rpms");
-        let repo_a = work.join("repo-a");
-        repo_of(
-            &build_rpms(&fixtures.join("base"), "recipe-mini-base"),
-            &repo_a,
-        );
-        let repo_b = work.join("repo-b");
-        repo_of(
-            &build_rpms(&fixtures.join("updates"), "recipe-mini-updates"),
-            &repo_b,
-        );
+        let (repo_a, repo_b) = mini_repos(&work);
         // The local RPM (as a from-image directory would hold it) needs
         // mini-extra, which only repository A has.
         let spec_dir = work.join("local-spec");
@@ -1470,19 +1478,9 @@ mod repo_sources {
         let work = generated_dir("recipe-repo-sources");
         let _ = fs_err::remove_dir_all(&work);
         fs_err::create_dir_all(&work).expect("work dir");
-        let fixtures = fixtures_dir().join("mini-manylinux/rpms");
         // Repository A (mini-tool 1.0, mini-extra, mini-system), named by a
         // release RPM; repository B (mini-tool 1.1), named by a .repo source.
-        let repo_a = work.join("repo-a");
-        repo_of(
-            &build_rpms(&fixtures.join("base"), "recipe-mini-base"),
-            &repo_a,
-        );
-        let repo_b = work.join("repo-b");
-        repo_of(
-            &build_rpms(&fixtures.join("updates"), "recipe-mini-updates"),
-            &repo_b,
-        );
+        let (repo_a, repo_b) = mini_repos(&work);
         let spec_dir = work.join("release-spec");
         fs_err::create_dir_all(&spec_dir).expect("spec dir");
         fs_err::write(
