@@ -265,3 +265,43 @@ fn write_archive(
     println!("{} {} {dst}", image.name, image.digest);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    fn spawn_failure() -> slipway_recipe::Error {
+        slipway_recipe::Error::Step {
+            image: "img".into(),
+            step: "pkgs".into(),
+            source: slipway_sandbox::Error::Spawn {
+                step: "img/pkgs (rpm -qa)".into(),
+                message: "unshare: Operation not permitted".into(),
+                source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            },
+        }
+    }
+
+    #[test]
+    fn a_sandbox_that_cannot_start_says_what_it_needs_and_what_to_run_instead() {
+        let text = format!(
+            "{:#}",
+            super::sandbox_hint(spawn_failure(), Some("slipway lock --no-packages"))
+        );
+        assert!(
+            text.contains("needs root or unprivileged user namespaces")
+                && text.contains("`slipway lock --no-packages` pins only bases and sources")
+                && text.contains("unshare: Operation not permitted"),
+            "{text}"
+        );
+        let text = format!("{:#}", super::sandbox_hint(spawn_failure(), None));
+        assert!(
+            text.contains("package steps cannot be built without it"),
+            "{text}"
+        );
+        // Other failures pass through unchanged.
+        let other = slipway_recipe::Error::Build {
+            what: "x".into(),
+            message: "y".into(),
+        };
+        assert_eq!(format!("{:#}", super::sandbox_hint(other, None)), "x: y");
+    }
+}
