@@ -12,8 +12,11 @@ use slipway_test_support::{require_root, require_tool};
 
 /// The test world; the servers stop when it is dropped.
 pub struct World {
-    /// The `slipway` binary (debug profile).
+    /// The `slipway` binary: a copy of the debug build, private to this
+    /// world, so that a `cargo build` elsewhere (a shared target directory)
+    /// cannot swap it between two builds of one test.
     pub bin: PathBuf,
+    _bin_dir: tempfile::TempDir,
     /// The local registry holding [`crate::BUILDER_REPO`].
     pub registry: TestRegistry,
     /// The manifest digest of the pushed builder base.
@@ -48,7 +51,13 @@ impl World {
         }
         let rootfs = builder_rootfs(BuilderArch::Amd64)?;
         let registry = TestRegistry::start(RegistryAuth::Anonymous)?;
-        let bin = crate::slipway_bin().expect("build slipway");
+        let built = crate::slipway_bin().expect("build slipway");
+        let bin_dir = tempfile::Builder::new()
+            .prefix("slipway-e2e-bin-")
+            .tempdir()
+            .expect("temp dir");
+        let bin = bin_dir.path().join("slipway");
+        fs_err::copy(&built, &bin).expect("copy slipway");
         let builder = crate::builder_image(&rootfs).expect("builder image");
         let pushed = crate::push_builder(&builder, &registry.host()).expect("push builder");
         let mirror = crate::mirror().expect("mirror");
@@ -56,6 +65,7 @@ impl World {
         let yum = HttpServer::serve(&yum_dir)?;
         Some(World {
             bin,
+            _bin_dir: bin_dir,
             registry,
             pushed,
             mirror,
@@ -77,7 +87,26 @@ impl World {
     /// Run `slipway args…` (in `cwd` with extra `env` when given), echoing
     /// its output to stderr.
     pub fn slipway(&self, args: &[&str], cwd: Option<&Path>, env: &[(&str, &Path)]) -> Output {
-        let mut cmd = Command::new(&self.bin);
+        self.slipway_under(&[], args, cwd, env)
+    }
+
+    /// [`World::slipway`] run by a `wrapper` command (`["taskset", "-c",
+    /// "0"]`); no wrapper when it is empty.
+    pub fn slipway_under(
+        &self,
+        wrapper: &[&str],
+        args: &[&str],
+        cwd: Option<&Path>,
+        env: &[(&str, &Path)],
+    ) -> Output {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(&self.bin);
+                cmd
+            }
+            None => Command::new(&self.bin),
+        };
         cmd.args(args);
         if let Some(cwd) = cwd {
             cmd.current_dir(cwd);
@@ -87,7 +116,8 @@ impl World {
         }
         let out = cmd.output().expect("run slipway");
         eprintln!(
-            "$ slipway {}\n{}{}",
+            "$ {}slipway {}\n{}{}",
+            wrapper.iter().map(|w| format!("{w} ")).collect::<String>(),
             args.join(" "),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
@@ -118,4 +148,26 @@ pub fn digest_of(stdout: &str, image: &str) -> String {
         .and_then(|rest| rest.split_whitespace().next())
         .expect("the build prints the image digest")
         .to_owned()
+}
+
+/// `(steps that ran, steps from the cache)` of `image`, each sorted, from
+/// the progress lines (`    IMAGE/STEP: running` / `: cached`) of a build's
+/// stderr.
+pub fn ran_and_cached(stderr: &str, image: &str) -> (Vec<String>, Vec<String>) {
+    let prefix = format!("{image}/");
+    let mut ran = Vec::new();
+    let mut cached = Vec::new();
+    for line in stderr.lines() {
+        let Some(rest) = line.trim().strip_prefix(prefix.as_str()) else {
+            continue;
+        };
+        if let Some(step) = rest.strip_suffix(": cached") {
+            cached.push(step.to_owned());
+        } else if let Some(step) = rest.strip_suffix(": running") {
+            ran.push(step.to_owned());
+        }
+    }
+    ran.sort();
+    cached.sort();
+    (ran, cached)
 }

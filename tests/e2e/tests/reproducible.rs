@@ -1,51 +1,126 @@
-//! Reproducibility end to end (issue 8): the mini-manylinux recipe without
-//! its CPython step built twice — different working directories, different
-//! `TMPDIR`, `--jobs 1` and `--jobs 2`, each with its own cold store — gives
-//! one manifest digest; `slipway verify` (a third build, fresh store) says
-//! reproducible; a step writing `date +%s%N` makes `verify` name that layer
-//! and that file, exit 1.
+//! Reproducibility end to end (issue 8).
+//!
+//! The mini-manylinux recipe *with* its CPython step is built twice, and the
+//! two builds differ in everything that must not matter:
+//!
+//! | | build A | build B |
+//! |---|---|---|
+//! | working directory, recipe copy, `TMPDIR`, output | `a/…` | `b/…` |
+//! | `--jobs` | 1 | 2 |
+//! | CPUs (`nproc`, so the CPython step's `make -j`; slipway's gzip threads) | 1 (`taskset -c 0`) | all (2 in CI) |
+//! | store | cold (empty) | warm: already holds the steps before CPython |
+//! | started | t | ≥ t + 60 s (asserted; the CPython compile of A takes longer) |
+//!
+//! B's store is warmed by building the recipe without its CPython step
+//! first, so B takes `system-packages`, `packages` and `libmini` from the
+//! cache and runs `cpython-3.11.2` and `cleanup` (asserted from the progress
+//! lines). Both give one manifest digest.
+//!
+//! `--jobs` is how many *steps* run at once; it does not reach the steps. A
+//! step's own parallelism comes from the CPUs it may run on (`nproc` in the
+//! sandbox is the host's affinity mask), which is why A runs pinned to one
+//! CPU: the CPython build's output must not depend on `make -j` either. `slipway verify` (a third build,
+//! with a fresh empty store) then says reproducible.
+//!
+//! The stamp check — a step writing `date +%s%N` makes `verify` name that
+//! layer and that file, exit 1 — runs on the recipe *without* CPython (over
+//! B's warm store), so that its verify rebuild does not compile CPython once
+//! more: the e2e suite compiles CPython four times in all (three here, one
+//! in `mini_manylinux.rs`).
 
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
-use slipway_e2e::world::{World, digest_of, ok};
+use slipway_e2e::world::{World, digest_of, ok, ran_and_cached};
 use slipway_test_support::workspace_root;
 
 const IMAGE: &str = "mini-manylinux";
 
-/// Build in `dir` (its own recipe copy, store, output and `TMPDIR`); returns
-/// the manifest digest.
-fn build_in(world: &World, dir: &Path, recipes: &Path, jobs: &str) -> String {
+/// The time between the starts of builds A and B the issue asks for.
+const APART: Duration = Duration::from_secs(60);
+
+fn utf8(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// What `nproc` says when run under `wrapper`.
+fn nproc(wrapper: &[&str]) -> String {
+    let argv: Vec<&str> = wrapper.iter().copied().chain(["nproc"]).collect();
+    let out = std::process::Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .expect("run nproc");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A finished build.
+struct Build {
+    digest: String,
+    ran: Vec<String>,
+    cached: Vec<String>,
+}
+
+/// The options of one `slipway build`: where, with what store, how parallel.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    /// Working directory; `TMPDIR` is `dir/tmp`.
+    dir: &'a Path,
+    recipes: &'a Path,
+    store: &'a Path,
+    out: &'a Path,
+    jobs: &'a str,
+    /// A command slipway runs under (`taskset -c 0`), or nothing.
+    wrapper: &'a [&'a str],
+}
+
+/// `slipway build` as `run` says.
+fn build(world: &World, run: &Run) -> Build {
+    let Run {
+        dir,
+        recipes,
+        store,
+        out,
+        jobs,
+        wrapper,
+    } = *run;
     let tmp = dir.join("tmp");
     fs_err::create_dir_all(&tmp).expect("tmp");
-    let store = dir.join("store");
-    let output = dir.join("out");
     let args = [
         "build",
         "--recipes",
-        recipes.to_str().expect("utf-8"),
+        utf8(recipes),
         "--store",
-        store.to_str().expect("utf-8"),
+        utf8(store),
         "--output",
-        output.to_str().expect("utf-8"),
+        utf8(out),
         "--mirror",
         world.mirror_arg(),
         "--locked",
         "--jobs",
         jobs,
     ];
-    let (stdout, _) = ok(&world.slipway(&args, Some(dir), &[("TMPDIR", &tmp)]));
-    digest_of(&stdout, IMAGE)
+    let (stdout, stderr) = ok(&world.slipway_under(wrapper, &args, Some(dir), &[("TMPDIR", &tmp)]));
+    let (ran, cached) = ran_and_cached(&stderr, IMAGE);
+    Build {
+        digest: digest_of(&stdout, IMAGE),
+        ran,
+        cached,
+    }
 }
 
-fn verify(world: &World, dir: &Path, recipes: &Path) -> (bool, String) {
-    let against = format!("oci:{}:latest", dir.join("out").join(IMAGE).display());
+fn layout(out: &Path) -> String {
+    format!("oci:{}:latest", out.join(IMAGE).display())
+}
+
+/// `slipway verify` of `recipes` against the image in `out`: (exit 0, stdout).
+fn verify(world: &World, dir: &Path, recipes: &Path, out: &Path) -> (bool, String) {
     let out = world.slipway(
         &[
             "verify",
-            recipes.to_str().expect("utf-8"),
+            utf8(recipes),
             IMAGE,
             "--against",
-            &against,
+            &layout(out),
             "--mirror",
             world.mirror_arg(),
         ],
@@ -64,24 +139,38 @@ fn verify(world: &World, dir: &Path, recipes: &Path) -> (bool, String) {
     )
 }
 
+/// Panic with `slipway diff` of the two outputs when the digests differ.
+fn assert_same(world: &World, what: &str, first: &Build, a: &Path, second: &Build, b: &Path) {
+    if first.digest != second.digest {
+        let diff = world.slipway(&["diff", &layout(a), &layout(b)], None, &[]);
+        panic!(
+            "{what}: {} vs {}\n{}",
+            first.digest,
+            second.digest,
+            String::from_utf8_lossy(&diff.stdout)
+        );
+    }
+}
+
 #[test]
-fn mini_manylinux_rebuilds_to_one_digest_and_verify_names_a_stamp() {
-    let Some(world) = World::start(&["apt-get", "tar"]) else {
+fn mini_manylinux_with_cpython_rebuilds_to_one_digest_and_verify_names_a_stamp() {
+    let Some(world) = World::start(&["apt-get", "tar", "taskset", "nproc"]) else {
         return;
     };
     let work = tempfile::tempdir().expect("temp dir");
     let a = work.path().join("a");
     let b = work.path().join("b");
-    for dir in [&a, &b] {
-        world.recipe(&dir.join("recipes"), false);
-    }
     let recipes_a = a.join("recipes");
     let recipes_b = b.join("recipes");
+    let warm_b = b.join("recipes-without-cpython");
+    world.recipe(&recipes_a, true);
+    world.recipe(&recipes_b, true);
+    world.recipe(&warm_b, false);
     ok(&world.slipway(
         &[
             "lock",
             "--recipes",
-            recipes_a.to_str().expect("utf-8"),
+            utf8(&recipes_a),
             "--mirror",
             world.mirror_arg(),
         ],
@@ -90,36 +179,112 @@ fn mini_manylinux_rebuilds_to_one_digest_and_verify_names_a_stamp() {
     ));
     let lock = fs_err::read_to_string(recipes_a.join("slipway.lock")).expect("lock");
     assert!(lock.contains(&world.pushed), "{lock}");
-    fs_err::write(recipes_b.join("slipway.lock"), &lock).expect("lock copy");
-
-    let first = build_in(&world, &a, &recipes_a, "1");
-    let second = build_in(&world, &b, &recipes_b, "2");
-    // On a machine with more than one CPU this has caught slipway-oci's
-    // parallel gzip writing different bytes for the same tar (same diff id):
-    // the diff below says so ("different compression").
-    if first != second {
-        let side = |d: &Path| format!("oci:{}:latest", d.join("out").join(IMAGE).display());
-        let diff = world.slipway(&["diff", &side(&a), &side(&b)], None, &[]);
-        panic!(
-            "two cold builds (--jobs 1 and --jobs 2) differ: {first} vs {second}\n{}",
-            String::from_utf8_lossy(&diff.stdout)
-        );
+    for recipes in [&recipes_b, &warm_b] {
+        fs_err::write(recipes.join("slipway.lock"), &lock).expect("lock copy");
     }
+    let everything = [
+        "cleanup",
+        "cpython-3.11.2",
+        "libmini",
+        "packages",
+        "system-packages",
+    ];
 
-    let (reproducible, said) = verify(&world, &a, &recipes_a);
+    let one_cpu = ["taskset", "-c", "0"];
+    assert_eq!(nproc(&one_cpu), "1");
+    eprintln!("build A runs on 1 CPU, build B on {}", nproc(&[]));
+
+    // A: cold store, one step at a time, one CPU.
+    let a_started = SystemTime::now();
+    let (store_a, out_a) = (a.join("store"), a.join("out"));
+    let first = build(
+        &world,
+        &Run {
+            dir: &a,
+            recipes: &recipes_a,
+            store: &store_a,
+            out: &out_a,
+            jobs: "1",
+            wrapper: &one_cpu,
+        },
+    );
+    assert_eq!(first.ran, everything, "a cold build runs every step");
+    assert!(first.cached.is_empty(), "{:?}", first.cached);
+
+    // Warm B's store: the recipe without CPython.
+    let (store_b, out_warm) = (b.join("store"), b.join("out-warm"));
+    let warm = Run {
+        dir: &b,
+        recipes: &warm_b,
+        store: &store_b,
+        out: &out_warm,
+        jobs: "2",
+        wrapper: &[],
+    };
+    let warming = build(&world, &warm);
+    assert_eq!(
+        warming.ran,
+        ["cleanup", "libmini", "packages", "system-packages"]
+    );
+
+    // B: at least a minute after A started, two steps at a time, warm store.
+    let waited = a_started.elapsed().expect("clock");
+    std::thread::sleep(APART.saturating_sub(waited));
+    let b_started = SystemTime::now();
+    let apart = b_started.duration_since(a_started).expect("clock");
+    assert!(apart >= APART, "A and B started {apart:?} apart");
+    eprintln!("build B starts {apart:?} after build A");
+    let out_b = b.join("out");
+    let second = build(
+        &world,
+        &Run {
+            recipes: &recipes_b,
+            out: &out_b,
+            ..warm
+        },
+    );
+    assert_eq!(
+        second.cached,
+        ["libmini", "packages", "system-packages"],
+        "the warm store serves the steps before CPython"
+    );
+    assert_eq!(second.ran, ["cleanup", "cpython-3.11.2"]);
+    assert_same(
+        &world,
+        "A (cold, --jobs 1, one CPU) and B (warm, --jobs 2, all CPUs) differ",
+        &first,
+        &a.join("out"),
+        &second,
+        &b.join("out"),
+    );
+
+    // verify: a third build with a fresh store gives the same image.
+    let (reproducible, said) = verify(&world, &a, &recipes_a, &a.join("out"));
     assert!(reproducible, "{said}");
-    assert!(said.contains(&format!("reproducible: {first}")), "{said}");
+    assert!(
+        said.contains(&format!("reproducible: {}", first.digest)),
+        "{said}"
+    );
 
-    // A step that writes the time: verify names its layer (the last) and file.
+    // A step that writes the time (on the recipe without CPython, over B's
+    // warm store): verify names its layer (the last) and its file.
     let fixtures = workspace_root().join("fixtures/repro");
-    fs_err::copy(fixtures.join("stamp.sh"), recipes_a.join("steps/stamp.sh")).expect("script");
-    let toml = recipes_a.join(format!("{IMAGE}.toml"));
+    fs_err::copy(fixtures.join("stamp.sh"), warm_b.join("steps/stamp.sh")).expect("script");
+    let toml = warm_b.join(format!("{IMAGE}.toml"));
     let mut text = fs_err::read_to_string(&toml).expect("recipe");
     text.push_str(&fs_err::read_to_string(fixtures.join("stamp-step.toml")).expect("step"));
     fs_err::write(&toml, text).expect("recipe");
-    let stamped = build_in(&world, &a, &recipes_a, "2");
-    assert_ne!(stamped, first);
-    let (reproducible, said) = verify(&world, &a, &recipes_a);
+    let stamped_out = b.join("out-stamped");
+    let stamped = build(
+        &world,
+        &Run {
+            out: &stamped_out,
+            ..warm
+        },
+    );
+    assert_eq!(stamped.ran, ["stamp"]);
+    assert_ne!(stamped.digest, warming.digest);
+    let (reproducible, said) = verify(&world, &b, &warm_b, &stamped_out);
     assert!(!reproducible, "{said}");
     let first_line = said.lines().next().unwrap_or_default().to_owned();
     let (n, total) = first_line
