@@ -96,4 +96,14 @@ fn semantic_diff_says_what_it_ignores() {
         help.contains("says which mode ran and what it ignored"),
         "{help}"
     );
+    assert!(
+        help.contains("Exit status: 0 identical, 1 different, 2 error."),
+        "{help}"
+    );
+    let (code, help) = slipway(&["verify", "--help"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        squeeze(&help).contains("Exit status: 0 reproducible, 1 not reproducible, 2 error."),
+        "{help}"
+    );
 }

@@ -24,6 +24,7 @@ use slipway_repro::{DiffOptions, Mode, SourceImage, diff_images, render_text};
 ///
 /// Exit status: 0 identical, 1 different, 2 error.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = "Exit status: 0 identical, 1 different, 2 error.")]
 pub(crate) struct DiffArgs {
     /// The first image: `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
     /// `docker-archive:FILE[:REF]` or an OCI layout directory.

@@ -18,6 +18,14 @@ use slipway_repro::{SourceImage, Verdict, verify_images};
 ///
 /// Exit status: 0 reproducible, 1 not, 2 error.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_long_help = "IMAGE is rebuilt with a fresh, empty store into a temporary \
+                             layout (both removed afterwards) and compared with the stored image \
+                             exactly: `reproducible: sha256:…`, or the first layer that differs and \
+                             the files that differ in it (content with a short text or hex hint, \
+                             mode, owner, mtime, xattrs, link).\n\n\
+                             Exit status: 0 reproducible, 1 not reproducible, 2 error."
+)]
 pub(crate) struct VerifyArgs {
     /// The recipe directory.
     #[arg(value_name = "RECIPE-DIR")]
