@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
 
-use crate::syscall::Syscall;
+use crate::syscall::{Syscall, Target};
 
 /// `PER_LINUX32`: `uname -m` reports `i686` on x86-64.
 pub const PER_LINUX32: libc::c_ulong = 0x0008;
@@ -61,6 +61,8 @@ pub struct RootSetup {
     pub linux32: bool,
     /// The working directory inside the sandbox.
     pub workdir: PathBuf,
+    /// Turn the step's `fsync`-family calls into no-ops (see [`crate::Step::discard_syncs`]).
+    pub discard_syncs: bool,
 }
 
 /// `root` joined with an absolute in-sandbox `path`.
@@ -82,8 +84,10 @@ pub fn setup_root(sys: &dyn Syscall, setup: &RootSetup) -> io::Result<()> {
     )?;
     mount_root(sys, &setup.root, m)?;
 
-    let proc_dir = m.join("proc");
-    sys.mkdir_all(&proc_dir, 0o555)?;
+    // Every mount point is resolved inside the new root (see
+    // `Syscall::prepare_target`): a symlink in a hostile rootfs such as
+    // `/tmp -> /host/path` cannot send a mount outside it.
+    let proc_dir = sys.prepare_target(m, Path::new("/proc"), Target::Dir(0o555))?;
     sys.mount(
         Some(Path::new("proc")),
         &proc_dir,
@@ -92,10 +96,10 @@ pub fn setup_root(sys: &dyn Syscall, setup: &RootSetup) -> io::Result<()> {
         None,
     )?;
 
-    mount_dev(sys, &m.join("dev"))?;
+    let dev = sys.prepare_target(m, Path::new("/dev"), Target::Dir(0o755))?;
+    mount_dev(sys, &dev)?;
 
-    let tmp = m.join("tmp");
-    sys.mkdir_all(&tmp, 0o1777)?;
+    let tmp = sys.prepare_target(m, Path::new("/tmp"), Target::Dir(0o1777))?;
     sys.mount(
         Some(Path::new("tmpfs")),
         &tmp,
@@ -105,12 +109,18 @@ pub fn setup_root(sys: &dyn Syscall, setup: &RootSetup) -> io::Result<()> {
     )?;
 
     for input in &setup.inputs {
-        bind_readonly(sys, &input.source, &inside(m, &input.target), input.is_dir)?;
+        let kind = if input.is_dir {
+            Target::Dir(0o755)
+        } else {
+            Target::File
+        };
+        let target = sys.prepare_target(m, &input.target, kind)?;
+        bind_readonly(sys, &input.source, &target)?;
     }
     if setup.network {
         for file in ["/etc/resolv.conf", "/etc/hosts"] {
-            let target = inside(m, Path::new(file));
-            bind_readonly(sys, Path::new(file), &target, false)?;
+            let target = sys.prepare_target(m, Path::new(file), Target::File)?;
+            bind_readonly(sys, Path::new(file), &target)?;
         }
     }
 
@@ -125,6 +135,11 @@ pub fn setup_root(sys: &dyn Syscall, setup: &RootSetup) -> io::Result<()> {
     }
     if setup.linux32 {
         sys.personality(PER_LINUX32)?;
+    }
+    if setup.discard_syncs {
+        // Only a speed-up: a kernel without seccomp filters still runs the
+        // step correctly, flushing as it asks.
+        let _ = sys.discard_syncs();
     }
     sys.chdir(&setup.workdir)
 }
@@ -163,8 +178,9 @@ pub fn mount_root(sys: &dyn Syscall, root: &RootMount, m: &Path) -> io::Result<(
     }
 }
 
+/// `/dev` at `dev` (an existing directory, resolved inside the root): a
+/// fresh tmpfs, so what is made inside it needs no further checks.
 fn mount_dev(sys: &dyn Syscall, dev: &Path) -> io::Result<()> {
-    sys.mkdir_all(dev, 0o755)?;
     sys.mount(
         Some(Path::new("tmpfs")),
         dev,
@@ -208,15 +224,8 @@ fn mount_dev(sys: &dyn Syscall, dev: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn bind_readonly(sys: &dyn Syscall, source: &Path, target: &Path, is_dir: bool) -> io::Result<()> {
-    if is_dir {
-        sys.mkdir_all(target, 0o755)?;
-    } else {
-        if let Some(parent) = target.parent() {
-            sys.mkdir_all(parent, 0o755)?;
-        }
-        sys.touch(target)?;
-    }
+/// Bind `source` read-only onto `target` (prepared by `prepare_target`).
+fn bind_readonly(sys: &dyn Syscall, source: &Path, target: &Path) -> io::Result<()> {
     sys.mount(
         Some(source),
         target,
@@ -255,6 +264,7 @@ mod tests {
             hostname: "slipway".into(),
             linux32,
             workdir: "/work".into(),
+            discard_syncs: true,
         }
     }
 
@@ -328,7 +338,8 @@ mod tests {
             if target == Path::new("/s/m/inputs/src") && flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT))));
         let tail: Vec<&Call> = calls.iter().rev().take(3).collect();
         assert_eq!(*tail[0], Call::Chdir("/work".into()));
-        assert_eq!(*tail[1], Call::PivotRoot("/s/m".into()));
+        assert_eq!(*tail[1], Call::DiscardSyncs);
+        assert_eq!(*tail[2], Call::PivotRoot("/s/m".into()));
         assert!(!calls.iter().any(|c| matches!(c, Call::Personality(_))));
     }
 

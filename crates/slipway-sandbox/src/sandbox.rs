@@ -43,6 +43,16 @@ pub struct Step {
     pub hostname: String,
     /// What happens with the output.
     pub output: OutputOptions,
+    /// Make `fsync`, `fdatasync`, `syncfs`, `sync` and `sync_file_range`
+    /// succeed without flushing (default: on). A step's writes land in a
+    /// scratch upper directory that is only ever read back by the capture
+    /// after the step has exited (the page cache serves it) and is thrown
+    /// away if slipway or the machine dies first, so flushing it buys no
+    /// durability — the layer blob slipway writes is what must survive. rpm
+    /// alone calls `fdatasync` once per package on its rpmdb and `syncfs`
+    /// at the end of a transaction. Like `dpkg --force-unsafe-io` or
+    /// `eatmydata`, but as a seccomp filter so it also covers static binaries.
+    pub discard_syncs: bool,
 }
 
 impl Step {
@@ -68,6 +78,7 @@ impl Step {
             timeout: None,
             hostname: "slipway".to_owned(),
             output: OutputOptions::default(),
+            discard_syncs: true,
         }
     }
 }
@@ -132,6 +143,27 @@ impl Sandbox {
             scratch_root,
             cancel: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// A sandbox whose scratch directories (overlay upper and work dirs) live
+    /// in memory, under `/dev/shm/slipway-<uid>`, when a step is expected to
+    /// write about `expected_bytes` and that fits comfortably (at most a
+    /// quarter of the free space there, leaving 256 MiB); `None` when not
+    /// (no tmpfs `/dev/shm`, not enough room) — use [`Sandbox::new`] then.
+    ///
+    /// The upper directory is scratch: read once by the capture, then
+    /// deleted. On disk, creating and later deleting its files costs journal
+    /// writes that compete with everything else on the machine; in memory it
+    /// costs neither, and only the compressed layer blob reaches the disk.
+    /// `slipway install` uses it with the packages' installed size.
+    pub fn in_memory(expected_bytes: u64) -> Option<Self> {
+        const RESERVE: u64 = 256 << 20;
+        let root = crate::scratch::memory_root()?;
+        let free = crate::scratch::free_bytes(&root)?;
+        let fits = expected_bytes
+            .checked_add(RESERVE)
+            .is_some_and(|need| need <= free / 4);
+        fits.then(|| Self::new(root.join("scratch")))
     }
 
     /// A flag that, once set, kills running steps (like Ctrl-C does after
@@ -199,6 +231,7 @@ impl Sandbox {
             hostname: step.hostname.clone(),
             linux32: step.linux32,
             workdir: step.workdir.clone(),
+            discard_syncs: step.discard_syncs,
         };
         let collected = self.spawn_and_wait(step, setup)?;
         // Drop the sandbox's own mount points from the changes (only when

@@ -61,6 +61,30 @@ impl Drop for ScratchDir {
     }
 }
 
+/// The directory for scratch areas in memory: `/dev/shm/slipway-<euid>`,
+/// when `/dev/shm` is a tmpfs and that directory is (or can be made) ours
+/// alone (a directory owned by us, mode 0700, not a symlink — `/dev/shm` is
+/// world-writable). `None` otherwise.
+pub(crate) fn memory_root() -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let shm = Path::new("/dev/shm");
+    let fs = nix::sys::statfs::statfs(shm).ok()?;
+    if fs.filesystem_type() != nix::sys::statfs::TMPFS_MAGIC {
+        return None;
+    }
+    let uid = nix::unistd::geteuid().as_raw();
+    let dir = shm.join(format!("slipway-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o777 == 0o700).then_some(dir)
+}
+
+/// Bytes free for unprivileged use on the file system holding `path`.
+pub(crate) fn free_bytes(path: &Path) -> Option<u64> {
+    let fs = nix::sys::statvfs::statvfs(path).ok()?;
+    Some(fs.blocks_available().saturating_mul(fs.fragment_size()))
+}
+
 /// `rm -rf`, also through directories without write or search permission
 /// (overlayfs leaves `work/work` with mode 000).
 pub fn remove_tree(path: &Path) -> std::io::Result<()> {

@@ -1,7 +1,9 @@
 //! `cargo xtask bench install`: install 200 fixture RPMs into the builder
 //! image with `slipway install` (rpm in the sandbox + layer capture + new
 //! image) and compare with `rpm --root -i` and `dnf --installroot` of the
-//! same files in the same run. Ignored by default; prints its figures.
+//! same files in the same run, round by round (the machine's load moves
+//! them together). Ignored by default; prints the medians, every round's
+//! figures and the per-round ratio.
 
 mod common;
 
@@ -63,24 +65,35 @@ fn bench_install_200_rpms() {
     let rounds: usize = std::env::var("SLIPWAY_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(5)
+        .max(1);
     let mut ours = Vec::new();
+    let mut ours_disk = Vec::new();
     let mut rpm_root = Vec::new();
     let mut dnf_root = Vec::new();
     for round in 0..rounds {
-        let dest = dir.join(format!("dest-{round}"));
-        ours.push(timed(
-            Command::new(&slipway)
-                .args(["install", &image_ref])
-                .arg(format!("oci:{}:latest", dest.display()))
-                .arg("--repo-file")
-                .arg("/dev/null")
-                .arg("--nodeps")
-                .args(
-                    rpms.iter()
-                        .flat_map(|r| [std::ffi::OsStr::new("--rpm"), r.as_os_str()]),
-                )
-                .env("SLIPWAY_STORE", &store),
+        let install = |dest: &Path, extra: &[&str]| {
+            let _ = slipway_sandbox::remove_tree(dest);
+            timed(
+                Command::new(&slipway)
+                    .args(["install", &image_ref])
+                    .arg(format!("oci:{}:latest", dest.display()))
+                    .arg("--repo-file")
+                    .arg("/dev/null")
+                    .arg("--nodeps")
+                    .args(extra)
+                    .args(
+                        rpms.iter()
+                            .flat_map(|r| [std::ffi::OsStr::new("--rpm"), r.as_os_str()]),
+                    )
+                    .env("SLIPWAY_STORE", &store),
+            )
+        };
+        ours.push(install(&dir.join(format!("dest-{round}")), &[]));
+        // The same with the scratch upper dir on disk, for comparison.
+        ours_disk.push(install(
+            &dir.join(format!("dest-disk-{round}")),
+            &["--disk-scratch"],
         ));
 
         let root = dir.join("rpm-root");
@@ -111,16 +124,61 @@ fn bench_install_200_rpms() {
                 .args(&rpms),
         ));
     }
-    let best = |v: &[Duration]| v.iter().min().copied().unwrap_or_default().as_secs_f64();
-    let (o, r, d) = (best(&ours), best(&rpm_root), best(&dnf_root));
-    println!("bench install: 200 RPMs (1600 files) into the debootstrap builder, best of {rounds}");
-    println!("  slipway install (rpm -U in sandbox + layer + image): {o:.2} s");
+    let median = |v: &[Duration]| {
+        let mut v: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let all = |v: &[Duration]| {
+        v.iter()
+            .map(|d| format!("{:.2}", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (o, r, d) = (median(&ours), median(&rpm_root), median(&dnf_root));
     println!(
-        "  rpm --root -i (no layer):                            {r:.2} s  ratio {:.2}x",
+        "bench install: 200 RPMs (1600 files) into the debootstrap builder, median of {rounds} rounds"
+    );
+    println!(
+        "  slipway install (rpm -U in sandbox + layer + image): {o:.2} s  [{}]",
+        all(&ours)
+    );
+    let od = median(&ours_disk);
+    println!(
+        "  slipway install --disk-scratch (upper dir on disk):  {od:.2} s  [{}]  ratio to dnf {:.2}x",
+        all(&ours_disk),
+        od / d
+    );
+    println!(
+        "  rpm --root -i (no layer):                            {r:.2} s  [{}]  ratio {:.2}x",
+        all(&rpm_root),
         o / r
     );
     println!(
-        "  dnf --installroot install (no layer):                {d:.2} s  ratio {:.2}x",
+        "  dnf --installroot install (no layer):                {d:.2} s  [{}]  ratio {:.2}x",
+        all(&dnf_root),
         o / d
+    );
+    // Per round too: the machine's load moves all three together.
+    let per_round: Vec<f64> = ours
+        .iter()
+        .zip(&dnf_root)
+        .map(|(o, d)| o.as_secs_f64() / d.as_secs_f64())
+        .collect();
+    let mut sorted = per_round.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "  slipway/dnf per round: {} (median {:.2}x)",
+        per_round
+            .iter()
+            .map(|r| format!("{r:.2}x"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        sorted[sorted.len() / 2]
     );
 }

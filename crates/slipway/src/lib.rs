@@ -2,7 +2,8 @@
 //!
 //! Each `commands/<verb>.rs` turns parsed arguments into one library call.
 //! Errors are printed once, as a chain, followed by `hint:` lines; the exit
-//! code is 1 for a failed command and 2 for a usage error (clap's).
+//! code is 1 for a failed command and 2 for a usage error (clap's), except
+//! that `slipway run` exits with its command's own code.
 #![warn(missing_docs)]
 
 mod cli;
@@ -18,6 +19,9 @@ pub fn main() -> std::process::ExitCode {
     match commands::dispatch(cli.command) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
+            if let Some(exited) = err.downcast_ref::<commands::run::CommandExited>() {
+                return std::process::ExitCode::from(exited.code);
+            }
             diagnostics::report(&err);
             std::process::ExitCode::FAILURE
         }

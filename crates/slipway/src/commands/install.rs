@@ -38,6 +38,10 @@ pub(crate) struct InstallArgs {
     /// Always use the native bootstrap installer (no scriptlets, no rpmdb).
     #[arg(long)]
     pub(crate) bootstrap: bool,
+    /// Keep the step's scratch (overlay upper) on disk, in the store, even
+    /// when it would fit in memory (`/dev/shm`).
+    #[arg(long)]
+    pub(crate) disk_scratch: bool,
     /// Parallel downloads.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub(crate) jobs: usize,
@@ -53,8 +57,13 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
         .store
         .clone()
         .unwrap_or_else(slipway_yum::store::Store::default_root);
+    let started = std::time::Instant::now();
     let staged = stage_image(&args.image, &store)
         .with_context(|| format!("cannot stage `{}`", args.image))?;
+    tracing::info!(
+        "staged the base in {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     let sandbox = Sandbox::new(store.join("scratch"));
     let lowers = vec![staged.rootfs.clone()];
     let has_rpm = !args.bootstrap && rootfs_has_rpm(&lowers);
@@ -108,7 +117,14 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let packaged = files.clone();
+    let facts = header_facts(&files)?;
+    // The upper dir holds what the packages install (plus the rpmdb's
+    // growth): small enough, it is made in memory (see `Sandbox::in_memory`).
+    let sandbox = match args.disk_scratch {
+        true => sandbox,
+        false => Sandbox::in_memory(facts.installed_bytes.saturating_mul(2)).unwrap_or(sandbox),
+    };
+    let phase = std::time::Instant::now();
     let outcome = if has_rpm {
         let tx = RpmTransaction {
             install: files,
@@ -129,12 +145,14 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
                 .map_err(|e| format!("bootstrap install failed: {e}"))
         })?
     };
+    tracing::info!("installed in {:.3} s", phase.elapsed().as_secs_f64());
+    let phase = std::time::Instant::now();
     let mut options = LayerOptions::from_env()?;
     if std::env::var_os("SOURCE_DATE_EPOCH").is_none() {
         // No pinned epoch: use the newest file mtime of the packages, so the
         // clamp keeps their mtimes (and `rpm -V` clean) while the layer still
         // depends only on its inputs.
-        options.source_date_epoch = newest_mtime(&packaged)?.max(options.source_date_epoch);
+        options.source_date_epoch = facts.newest_mtime.max(options.source_date_epoch);
     }
     let descriptor = write_with_layer(
         &staged,
@@ -145,19 +163,36 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
         &options,
         &store.join("scratch"),
     )?;
+    tracing::info!(
+        "captured the layer and wrote the image in {:.3} s (total {:.3} s)",
+        phase.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
     println!("{}", descriptor.digest());
     Ok(())
 }
 
-/// The newest file mtime in the headers of `rpms`.
-fn newest_mtime(rpms: &[PathBuf]) -> anyhow::Result<i64> {
-    let mut newest = 0i64;
+/// What the package headers say about an install.
+struct HeaderFacts {
+    /// The newest file mtime.
+    newest_mtime: i64,
+    /// The sum of the file sizes.
+    installed_bytes: u64,
+}
+
+/// Read the headers of `rpms` once for [`HeaderFacts`].
+fn header_facts(rpms: &[PathBuf]) -> anyhow::Result<HeaderFacts> {
+    let mut facts = HeaderFacts {
+        newest_mtime: 0,
+        installed_bytes: 0,
+    };
     for rpm in rpms {
         let header = slipway_sandbox::slipway_rpm::read_header(rpm)
             .with_context(|| format!("cannot read the header of `{}`", rpm.display()))?;
-        if let Some(m) = header.files.iter().map(|f| i64::from(f.mtime)).max() {
-            newest = newest.max(m);
+        for file in &header.files {
+            facts.newest_mtime = facts.newest_mtime.max(i64::from(file.mtime));
+            facts.installed_bytes = facts.installed_bytes.saturating_add(file.size);
         }
     }
-    Ok(newest)
+    Ok(facts)
 }

@@ -76,6 +76,31 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<()> {
     step.timeout = args.timeout.map(Duration::from_secs);
     step.output.echo = Echo::Stdout;
     let sandbox = Sandbox::new(store.join("scratch"));
-    sandbox.run(&Base::Overlay(vec![staged.rootfs.clone()]), &step)?;
-    Ok(())
+    match sandbox.run(&Base::Overlay(vec![staged.rootfs.clone()]), &step) {
+        Ok(_) => Ok(()),
+        // The command's own failure is not slipway's: pass its status on
+        // (128 + signal number when a signal killed it, as a shell does),
+        // with no error message; its output already said what went wrong.
+        Err(slipway_sandbox::Error::StepFailed { code, .. }) => Err(CommandExited {
+            code: u8::try_from(code).unwrap_or(u8::MAX),
+        }
+        .into()),
+        Err(e) => Err(e.into()),
+    }
 }
+
+/// `slipway run`'s command exited non-zero: slipway exits with the same
+/// code and prints nothing more.
+#[derive(Debug)]
+pub(crate) struct CommandExited {
+    /// The command's exit code (128 + signal number after a signal).
+    pub(crate) code: u8,
+}
+
+impl std::fmt::Display for CommandExited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the command exited with code {}", self.code)
+    }
+}
+
+impl std::error::Error for CommandExited {}
