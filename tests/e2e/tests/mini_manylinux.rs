@@ -1,101 +1,35 @@
 //! The mini-manylinux fixture recipe built end to end with the `slipway` CLI:
 //! base pulled by digest from a real local registry, sources from a mirror
 //! directory, steps in the sandbox, the image run by `runc` after
-//! `umoci unpack`, then a warm rebuild and a one-step change.
+//! `umoci unpack`, then a warm rebuild and a one-step change, archives and
+//! a `from-image` consumer. It compiles CPython once (the reproducibility
+//! proof in `reproducible.rs` compiles it three more times).
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use slipway_test_support::builder::{BuilderArch, builder_rootfs};
-use slipway_test_support::registry::{RegistryAuth, TestRegistry};
-use slipway_test_support::{require_root, require_tool};
+use slipway_e2e::world::{World, digest_of, ok, ran_and_cached};
+use slipway_test_support::require_tool;
 
-fn slipway(bin: &Path, args: &[&str]) -> Output {
-    let out = Command::new(bin).args(args).output().expect("run slipway");
-    eprintln!(
-        "$ slipway {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn ok(out: &Output) -> (String, String) {
-    assert!(
-        out.status.success(),
-        "slipway failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// `(steps that ran, steps from the cache)` from the progress lines.
-fn ran_and_cached(stderr: &str) -> (Vec<String>, Vec<String>) {
-    let mut ran = Vec::new();
-    let mut cached = Vec::new();
-    for line in stderr.lines() {
-        let line = line.trim();
-        if let Some(rest) = line.strip_prefix("mini-manylinux/") {
-            if let Some(step) = rest.strip_suffix(": cached") {
-                cached.push(step.to_owned());
-            } else if let Some(step) = rest.strip_suffix(": running") {
-                ran.push(step.to_owned());
-            }
-        }
-    }
-    ran.sort();
-    cached.sort();
-    (ran, cached)
-}
-
-fn digest_of(stdout: &str) -> String {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("mini-manylinux "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("the build prints the image digest")
-        .to_owned()
-}
+const IMAGE: &str = "mini-manylinux";
 
 #[test]
 fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
-    if !require_root() {
-        return;
-    }
-    for tool in ["umoci", "runc", "apt-get", "tar"] {
-        if require_tool(tool).is_none() {
-            return;
-        }
-    }
-    let Some(rootfs) = builder_rootfs(BuilderArch::Amd64) else {
+    let Some(world) = World::start(&["umoci", "runc", "apt-get", "tar"]) else {
         return;
     };
-    let Some(registry) = TestRegistry::start(RegistryAuth::Anonymous) else {
-        return;
-    };
-    let bin = slipway_e2e::slipway_bin().expect("build slipway");
-    let builder = slipway_e2e::builder_image(&rootfs).expect("builder image");
-    let pushed = slipway_e2e::push_builder(&builder, &registry.host()).expect("push builder");
-    let mirror = slipway_e2e::mirror().expect("mirror");
-    let yum = slipway_e2e::yum_repos().expect("yum repos");
-    let Some(http) = slipway_test_support::http::HttpServer::serve(&yum) else {
-        return;
-    };
+    let slipway = |args: &[&str]| world.slipway(args, None, &[]);
+    let pushed = &world.pushed;
+    let mirror_arg = world.mirror_arg();
 
     let work = tempfile::tempdir().expect("temp dir");
     let recipes = work.path().join("recipes");
-    slipway_e2e::prepare_recipe(&recipes, &registry.host(), http.port(), true).expect("recipe");
+    world.recipe(&recipes, true);
     let recipes_arg = recipes.to_str().expect("utf-8 path");
     let store = work.path().join("store");
     let out_dir = work.path().join("out");
-    let mirror_arg = mirror.to_str().expect("utf-8 path");
 
     // --help reads well; --locked without a lock says what to do.
-    let (help, _) = ok(&slipway(&bin, &["build", "--help"]));
+    let (help, _) = ok(&slipway(&["build", "--help"]));
     for flag in [
         "--recipes <DIR>",
         "--output <DIR|oci-archive:FILE>",
@@ -107,18 +41,18 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
     ] {
         assert!(help.contains(flag), "`build --help` lacks {flag}");
     }
-    let locked = slipway(
-        &bin,
-        &["build", "--recipes", recipes_arg, "--locked", "--dry-run"],
-    );
+    let locked = slipway(&["build", "--recipes", recipes_arg, "--locked", "--dry-run"]);
     assert!(!locked.status.success());
     assert!(String::from_utf8_lossy(&locked.stderr).contains("run `slipway lock` first"));
 
     // lock pins the base (to what we pushed) and the unpinned source.
-    ok(&slipway(
-        &bin,
-        &["lock", "--recipes", recipes_arg, "--mirror", mirror_arg],
-    ));
+    ok(&slipway(&[
+        "lock",
+        "--recipes",
+        recipes_arg,
+        "--mirror",
+        mirror_arg,
+    ]));
     let lock = fs_err::read_to_string(recipes.join("slipway.lock")).expect("lock written");
     assert!(
         lock.contains(&format!("base-digest = \"{pushed}\"")),
@@ -143,16 +77,16 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
         "--jobs",
         "2",
     ];
-    let dry = ok(&slipway(&bin, &[&build_args[..], &["--dry-run"]].concat())).0;
+    let dry = ok(&slipway(&[&build_args[..], &["--dry-run"]].concat())).0;
     assert!(
         dry.contains(&format!("({pushed})")),
         "the plan pulls the base by digest:\n{dry}"
     );
 
     // Cold build.
-    let (stdout, stderr) = ok(&slipway(&bin, &build_args));
-    let first = digest_of(&stdout);
-    let (ran, cached) = ran_and_cached(&stderr);
+    let (stdout, stderr) = ok(&slipway(&build_args));
+    let first = digest_of(&stdout, IMAGE);
+    let (ran, cached) = ran_and_cached(&stderr, IMAGE);
     assert_eq!(
         ran,
         [
@@ -255,9 +189,9 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
     assert!(!qa.contains("mini-extra"), "{qa}");
 
     // Warm: all cached, same digest.
-    let (stdout, stderr) = ok(&slipway(&bin, &build_args));
-    assert_eq!(digest_of(&stdout), first);
-    let (ran, cached) = ran_and_cached(&stderr);
+    let (stdout, stderr) = ok(&slipway(&build_args));
+    assert_eq!(digest_of(&stdout, IMAGE), first);
+    let (ran, cached) = ran_and_cached(&stderr, IMAGE);
     assert!(ran.is_empty(), "a warm build ran {ran:?}");
     assert_eq!(cached.len(), 5);
 
@@ -266,12 +200,16 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
     let mut text = fs_err::read_to_string(&script).expect("script");
     text.push_str("echo rebuilt > /usr/local/share/libmini.note\n");
     fs_err::write(&script, text).expect("script");
-    let (stdout, stderr) = ok(&slipway(&bin, &build_args));
-    assert_ne!(digest_of(&stdout), first, "the changed step adds a file");
-    let (ran, cached) = ran_and_cached(&stderr);
+    let (stdout, stderr) = ok(&slipway(&build_args));
+    assert_ne!(
+        digest_of(&stdout, IMAGE),
+        first,
+        "the changed step adds a file"
+    );
+    let (ran, cached) = ran_and_cached(&stderr, IMAGE);
     assert_eq!(ran, ["cleanup", "libmini"]);
     assert_eq!(cached, ["cpython-3.11.2", "packages", "system-packages"]);
-    let current = digest_of(&stdout);
+    let current = digest_of(&stdout, IMAGE);
 
     // Archives: all cached, the same image; skopeo reads both (the OCI
     // manifest unchanged; docker-archive gets the same config).
@@ -285,8 +223,11 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
             .expect("--output")
             + 1;
         args[at] = &output;
-        let (stdout, stderr) = ok(&slipway(&bin, &args));
-        assert!(ran_and_cached(&stderr).0.is_empty(), "all cached: {stderr}");
+        let (stdout, stderr) = ok(&slipway(&args));
+        assert!(
+            ran_and_cached(&stderr, IMAGE).0.is_empty(),
+            "all cached: {stderr}"
+        );
         assert!(stdout.contains(&current), "{stdout}");
         let Some(skopeo) = require_tool("skopeo") else {
             continue;
@@ -332,8 +273,8 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
         .chain(std::iter::once("mini-consumer"))
         .chain(build_args[1..].iter().copied().filter(|a| *a != "--locked"))
         .collect();
-    let (stdout, stderr) = ok(&slipway(&bin, &consumer_args));
-    assert!(ran_and_cached(&stderr).0.is_empty(), "{stderr}");
+    let (stdout, stderr) = ok(&slipway(&consumer_args));
+    assert!(ran_and_cached(&stderr, IMAGE).0.is_empty(), "{stderr}");
     assert!(stderr.contains("mini-consumer/take: running"), "{stderr}");
     assert!(stdout.contains("mini-consumer "), "{stdout}");
     let bundle = work.path().join("bundle-consumer");
