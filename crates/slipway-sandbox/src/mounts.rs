@@ -28,6 +28,9 @@ pub enum RootMount {
         upper: PathBuf,
         /// overlayfs's work directory (same filesystem as `upper`).
         work: PathBuf,
+        /// Mounted inside a user namespace (not root): overlayfs must keep
+        /// its whiteout and opaque marks in `user.overlay.*` xattrs (`userxattr`).
+        userxattr: bool,
     },
     /// A plain directory bind-mounted onto itself (snapshot mode: it is a private copy).
     Directory(PathBuf),
@@ -151,6 +154,7 @@ pub fn mount_root(sys: &dyn Syscall, root: &RootMount, m: &Path) -> io::Result<(
             lowers,
             upper,
             work,
+            userxattr,
         } => {
             let lowerdir = lowers
                 .iter()
@@ -159,8 +163,15 @@ pub fn mount_root(sys: &dyn Syscall, root: &RootMount, m: &Path) -> io::Result<(
                 .join(":");
             // redirect_dir/metacopy off: every change is a full copy-up, so the
             // upper dir alone describes the step's changes (see capture).
+            // In a user namespace overlayfs takes `redirect_dir=nofollow`
+            // (it refuses `off` there); both never create redirects.
+            let (redirect, xattrs) = if *userxattr {
+                ("nofollow", ",userxattr")
+            } else {
+                ("off", "")
+            };
             let data = format!(
-                "lowerdir={lowerdir},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
+                "lowerdir={lowerdir},upperdir={},workdir={},redirect_dir={redirect},metacopy=off,index=off{xattrs}",
                 upper.display(),
                 work.display()
             );
@@ -253,6 +264,7 @@ mod tests {
                 lowers: vec!["/s/l1".into(), "/s/l0".into()],
                 upper: "/s/up".into(),
                 work: "/s/work".into(),
+                userxattr: false,
             },
             merged: "/s/m".into(),
             inputs: vec![BindMount {

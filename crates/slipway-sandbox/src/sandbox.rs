@@ -189,6 +189,7 @@ impl Sandbox {
                     lowers: lowers.clone(),
                     upper: scratch.upper(),
                     work: scratch.work(),
+                    userxattr: !nix::unistd::geteuid().is_root(),
                 };
                 (root, lowers.clone())
             }
@@ -282,6 +283,7 @@ impl Sandbox {
             lowers: lowers.to_vec(),
             upper: scratch.upper(),
             work: scratch.work(),
+            userxattr: !nix::unistd::geteuid().is_root(),
         };
         let merged = scratch.merged();
         let parent = nix::unistd::getpid();
