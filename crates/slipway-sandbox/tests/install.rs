@@ -142,6 +142,26 @@ fn slipway_install_of_the_fixture_rpms_gives_right_owners_caps_scriptlets_and_a_
     }
     let va = slipway_run(&store, &image, &["sh", "-c", "rpm -Va; echo rc=$?"]);
     assert_eq!(va.trim(), "rc=0", "rpm -Va reports: {va}");
+
+    // `--erase` in a further layer: the package is gone from the rpmdb and
+    // its files are whited out; the rest stays installed and verified.
+    let erased = dir.join("erased");
+    run_ok(
+        Command::new(slipway_bin())
+            .arg("install")
+            .arg(&image)
+            .arg(format!("oci:{}:latest", erased.display()))
+            .args(["--repo-file", "/dev/null", "--erase", "slip-filedep"])
+            .env("SLIPWAY_STORE", &store),
+    );
+    let image = format!("oci:{}:latest", erased.display());
+    let qa = slipway_run(&store, &image, &["rpm", "-qa", "--qf", "%{NAME}\\n"]);
+    assert!(!qa.lines().any(|l| l == "slip-filedep"), "{qa}");
+    for name in ["slip-user", "slip-epoch", "slip-modern"] {
+        assert!(qa.lines().any(|l| l == name), "{name} gone too: {qa}");
+    }
+    let va = slipway_run(&store, &image, &["sh", "-c", "rpm -Va; echo rc=$?"]);
+    assert_eq!(va.trim(), "rc=0", "rpm -Va reports after erase: {va}");
 }
 
 /// `find` listing of the payload paths: type, mode, size, link target,

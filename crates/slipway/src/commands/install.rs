@@ -32,6 +32,10 @@ pub(crate) struct InstallArgs {
     /// Install these package files as they are, without resolving (repeatable).
     #[arg(long = "rpm", value_name = "FILE")]
     pub(crate) rpms: Vec<PathBuf>,
+    /// Erase this installed package (by name) with the image's own `rpm -e`,
+    /// in the same step, before installing (repeatable).
+    #[arg(long = "erase", value_name = "NAME")]
+    pub(crate) erase: Vec<String>,
     /// Pass `--nodeps` to the image's rpm (a builder whose base is not in its rpmdb).
     #[arg(long)]
     pub(crate) nodeps: bool,
@@ -105,18 +109,31 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
             &NoReporter,
         )?);
     }
-    if files.is_empty() {
-        anyhow::bail!("nothing to install: name packages or `--rpm` files");
+    if files.is_empty() && args.erase.is_empty() {
+        anyhow::bail!("nothing to install: name packages, `--rpm` files or `--erase` names");
+    }
+    if !args.erase.is_empty() && !has_rpm {
+        anyhow::bail!(
+            "`--erase` needs the image's own rpm, and `{}` has none{}",
+            args.image,
+            if args.bootstrap {
+                " in use (`--bootstrap`)"
+            } else {
+                ""
+            }
+        );
     }
 
-    let created_by = format!(
-        "slipway install {}",
-        files
-            .iter()
-            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let mut created_by = String::from("slipway install");
+    for name in &args.erase {
+        created_by.push_str(&format!(" --erase {name}"));
+    }
+    for file in &files {
+        if let Some(name) = file.file_name() {
+            created_by.push(' ');
+            created_by.push_str(&name.to_string_lossy());
+        }
+    }
     let facts = header_facts(&files)?;
     // The upper dir holds what the packages install (plus the rpmdb's
     // growth): small enough, it is made in memory (see `Sandbox::in_memory`).
@@ -128,7 +145,7 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
     let outcome = if has_rpm {
         let tx = RpmTransaction {
             install: files,
-            erase: Vec::new(),
+            erase: args.erase.clone(),
             nodeps: args.nodeps,
             linux32: staged.is_i686(),
         };
