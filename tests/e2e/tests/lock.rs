@@ -3,6 +3,7 @@
 //! the first, against a copy of the fixture yum repositories served over
 //! HTTP.
 //!
+//! `slipway lock --no-packages` pins the base only and names what it left;
 //! `slipway lock` records both package steps operation by operation with
 //! the NEVRAs dnf picks; `build --locked` installs exactly those, and still
 //! does (same image digest, from a cold store) after the repository gains a
@@ -229,6 +230,23 @@ fn lock_pins_package_steps_and_locked_builds_install_exactly_them() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         world.slipway(&args, Some(work), &[])
     };
+
+    // 0. lock --no-packages: bases and sources only, and it says what is
+    //    left unlocked; no step runs.
+    let (_, stderr) = ok(&run(&lock_args(&store1, &["--no-packages"])));
+    assert!(
+        stderr.contains(
+            "not locked (--no-packages): mini-manylinux/more-packages, mini-manylinux/packages"
+        ) || stderr.contains(
+            "not locked (--no-packages): mini-manylinux/packages, mini-manylinux/more-packages"
+        ),
+        "{stderr}"
+    );
+    assert!(ran(&stderr).is_empty(), "{stderr}");
+    let pins = Lock::read(&lock_path).expect("lock").expect("lock written");
+    let image = pins.image(IMAGE).expect("image pinned");
+    assert_eq!(image.base_digest.as_deref(), Some(world.pushed.as_str()));
+    assert!(image.steps.is_empty(), "{}", pins.to_toml());
 
     // 1. lock: both package steps, operation by operation; the first as dnf
     //    resolves it; nothing after them runs.

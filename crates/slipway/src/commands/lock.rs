@@ -98,6 +98,20 @@ pub(crate) fn run(args: LockArgs) -> anyhow::Result<()> {
             .map_err(|e| super::build::sandbox_hint(e, Some("slipway lock --no-packages")))
             .context("resolving the package steps")?;
     }
+    if args.no_packages {
+        let plan = slipway_recipe::Plan::new(&recipe, &[], Some(&lock))?;
+        let unlocked: Vec<String> = plan
+            .unlocked_package_steps()
+            .iter()
+            .map(|(i, s)| format!("{i}/{s}"))
+            .collect();
+        if !unlocked.is_empty() {
+            eprintln!(
+                "not locked (--no-packages): {}; `slipway build` records them, `--locked` refuses them",
+                unlocked.join(", ")
+            );
+        }
+    }
     lock.write(&path)?;
     eprintln!("wrote `{}`", path.display());
     Ok(())
