@@ -1,7 +1,9 @@
 //! `cargo xtask bench install`: 200 fixture RPMs installed into the
 //! debootstrap builder image by `slipway install` (rpm in the sandbox, layer
-//! capture, new image) against `rpm --root -i` and `dnf --installroot` of
-//! the same files, in the same run. The measurement itself is the ignored
+//! capture, new image; also with `--disk-scratch`) against `rpm --root -i`
+//! and `dnf --installroot` of the same files, round by round in the same run
+//! (`SLIPWAY_BENCH_ROUNDS`, default 5); prints medians, every round's times
+//! and the per-round slipway/dnf ratio. The measurement itself is the ignored
 //! test `bench_install_200_rpms` of `slipway-sandbox` (it needs the test
 //! harness's builder rootfs and fixture builder), run optimised.
 
