@@ -552,8 +552,9 @@ fn bad_arguments_are_clear_errors() {
     let dest = tmp.path().join("img");
     let d = format!("oci:{}", dest.display());
     let root_arg = root.to_str().unwrap();
-    // (extra arguments, environment, exit code, what stderr says)
-    let cases: [(&[&str], Option<(&str, &str)>, i32, &str); 4] = [
+    /// Extra arguments, environment, exit code, what stderr says.
+    type Case<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, i32, &'a str);
+    let cases: [Case; 4] = [
         (
             &[&d, "--env", "NOVALUE"],
             None,
