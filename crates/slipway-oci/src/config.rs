@@ -303,7 +303,9 @@ pub fn rfc3339(epoch: i64) -> String {
 }
 
 /// An OS/architecture(/variant) pair as in `linux/amd64` or `linux/arm64/v8`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// The one platform type of the workspace (slipway-registry re-exports it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Platform {
     /// `linux`.
     pub os: String,
@@ -318,9 +320,8 @@ impl Platform {
     /// are turned into Go's (`amd64`, `386`, `arm64`).
     pub fn parse(text: &str) -> Result<Platform> {
         let parts: Vec<&str> = text.split('/').collect();
-        let bad = || Error::InvalidReference {
-            reference: text.into(),
-            reason: "a platform is OS/ARCH or OS/ARCH/VARIANT, e.g. linux/amd64".into(),
+        let bad = || Error::InvalidPlatform {
+            platform: text.into(),
         };
         let (os, arch, variant) = match parts.as_slice() {
             [os, arch] => (*os, *arch, None),
@@ -331,9 +332,9 @@ impl Platform {
             return Err(bad());
         }
         Ok(Platform {
-            os: os.to_owned(),
-            architecture: normalize_arch(arch).to_owned(),
-            variant,
+            os: os.to_ascii_lowercase(),
+            architecture: normalize_arch(&arch.to_ascii_lowercase()).to_owned(),
+            variant: variant.map(|v| v.to_ascii_lowercase()),
         })
     }
 
@@ -346,11 +347,26 @@ impl Platform {
         }
     }
 
-    /// Whether an index entry's platform matches this one (a missing variant matches any).
-    pub fn matches(&self, other: &Platform) -> bool {
-        self.os == other.os
-            && self.architecture == other.architecture
-            && (self.variant.is_none() || other.variant.is_none() || self.variant == other.variant)
+    /// Whether an index entry's platform (`candidate`) satisfies this wanted
+    /// one. A wanted variant must match (`arm64` without a variant counts as
+    /// `v8`, as in containerd); no wanted variant accepts any.
+    pub fn matches(&self, candidate: &Platform) -> bool {
+        if self.os != candidate.os || self.architecture != candidate.architecture {
+            return false;
+        }
+        match &self.variant {
+            None => true,
+            Some(want) => {
+                let have = candidate
+                    .variant
+                    .as_deref()
+                    .or(match candidate.architecture.as_str() {
+                        "arm64" => Some("v8"),
+                        _ => None,
+                    });
+                have == Some(want.as_str())
+            }
+        }
     }
 }
 
@@ -407,8 +423,26 @@ mod tests {
                 .as_deref(),
             Some("v8")
         );
-        assert!(Platform::parse("linux").is_err());
+        assert_eq!(
+            Platform::parse("Linux/I386").unwrap().to_string(),
+            "linux/386"
+        );
+        let err = Platform::parse("linux").unwrap_err().to_string();
+        assert!(err.contains("invalid platform `linux`"), "{err}");
         assert!(Platform::parse("linux//").is_err());
+    }
+
+    #[test]
+    fn platform_matching_follows_variants() {
+        let p = |s: &str| Platform::parse(s).unwrap();
+        assert!(p("linux/amd64").matches(&p("linux/amd64")));
+        assert!(!p("linux/amd64").matches(&p("linux/386")));
+        // No wanted variant accepts any; a wanted one must be there.
+        assert!(p("linux/arm").matches(&p("linux/arm/v7")));
+        assert!(!p("linux/arm/v7").matches(&p("linux/arm/v6")));
+        assert!(!p("linux/arm/v7").matches(&p("linux/arm")));
+        // arm64 without a variant is v8.
+        assert!(p("linux/arm64/v8").matches(&p("linux/arm64")));
     }
 
     #[test]

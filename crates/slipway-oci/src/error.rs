@@ -99,6 +99,12 @@ pub enum Error {
         /// The broken rule.
         reason: String,
     },
+    /// A platform string such as `linux/386` that cannot be parsed.
+    #[error("invalid platform `{platform}`: expected OS/ARCH[/VARIANT], e.g. `linux/386`")]
+    InvalidPlatform {
+        /// The text given.
+        platform: String,
+    },
     /// An image reference like `oci:DIR:TAG` that cannot be parsed.
     #[error("invalid image reference `{reference}`: {reason}")]
     InvalidReference {

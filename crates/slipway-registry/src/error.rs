@@ -14,12 +14,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A platform string such as `linux/386` that could not be parsed.
-    #[error("invalid platform `{platform}`: expected OS/ARCH[/VARIANT], e.g. `linux/386`")]
-    InvalidPlatform {
-        /// The text given.
-        platform: String,
-    },
     /// A digest that is not `sha256:` followed by 64 lower-case hex digits.
     #[error("invalid digest `{digest}`: expected `sha256:` and 64 lower-case hex digits")]
     InvalidDigest {

@@ -1,91 +1,13 @@
-//! Platforms (`linux/386`, `linux/arm64/v8`) and choosing one from an index.
+//! Choosing a platform (`linux/386`, `linux/arm64/v8`) from an index; the
+//! [`Platform`] type is slipway-oci's.
 //!
 //! Hand-written rather than oci-client's resolver, which ignores variants and
 //! only knows the host architecture: the build needs `linux/386` on amd64.
 
-use std::fmt;
-
 use crate::error::{Error, Result};
 use crate::manifest::Descriptor;
 
-/// An OS/architecture/variant triple in OCI spelling (`386`, `amd64`, `arm64`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Platform {
-    /// `linux`, `windows`, …
-    pub os: String,
-    /// `amd64`, `386`, `arm64`, …
-    pub architecture: String,
-    /// `v7`, `v8`, … if any.
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    /// Parse `OS/ARCH[/VARIANT]`; common aliases (`i386`, `x86_64`, `aarch64`) are normalised.
-    pub fn parse(text: &str) -> Result<Self> {
-        let parts: Vec<&str> = text.split('/').collect();
-        let bad = || Error::InvalidPlatform {
-            platform: text.to_owned(),
-        };
-        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
-            return Err(bad());
-        }
-        Ok(Self {
-            os: parts[0].to_ascii_lowercase(),
-            architecture: normalise_arch(parts[1]),
-            variant: parts.get(2).map(|v| v.to_ascii_lowercase()),
-        })
-    }
-
-    /// The platform of this process (`linux/amd64` on x86_64).
-    pub fn host() -> Self {
-        Self {
-            os: std::env::consts::OS.to_owned(),
-            architecture: normalise_arch(std::env::consts::ARCH),
-            variant: None,
-        }
-    }
-
-    /// Whether an index entry's platform satisfies this wanted one.
-    /// A wanted variant must match (`arm64` without variant counts as `v8`);
-    /// no wanted variant accepts any.
-    pub fn matches(&self, candidate: &Platform) -> bool {
-        if self.os != candidate.os || self.architecture != candidate.architecture {
-            return false;
-        }
-        match &self.variant {
-            None => true,
-            Some(want) => {
-                let have = candidate
-                    .variant
-                    .as_deref()
-                    .or(match candidate.architecture.as_str() {
-                        "arm64" => Some("v8"),
-                        _ => None,
-                    });
-                have == Some(want.as_str())
-            }
-        }
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-fn normalise_arch(arch: &str) -> String {
-    match arch.to_ascii_lowercase().as_str() {
-        "i386" | "i486" | "i586" | "i686" | "x86" => "386".to_owned(),
-        "x86_64" | "x86-64" => "amd64".to_owned(),
-        "aarch64" => "arm64".to_owned(),
-        other => other.to_owned(),
-    }
-}
+pub use slipway_oci::Platform;
 
 /// Choose the manifest for `wanted` among an index's entries. Entries without
 /// a platform (attestations) are ignored; when several match, an entry without

@@ -64,7 +64,7 @@ pub fn make_lock(
                 source,
             };
             let parsed = slipway_registry::Reference::parse(reference).map_err(pull_err)?;
-            let wanted = slipway_registry::Platform::parse(platform.as_str()).map_err(pull_err)?;
+            let wanted = slipway_oci::Platform::parse(platform.as_str())?;
             let (manifest, _) = slipway_registry::block_on(async {
                 let session = client.session(&parsed, false, &[])?;
                 slipway_registry::resolve_image(&session, &parsed, Some(&wanted)).await

@@ -261,14 +261,7 @@ fn prepare_base(
     let oci_platform = slipway_oci::Platform::parse(platform.as_str())?;
     if !layout_dir.join("index.json").exists() {
         let pull = slipway_registry::PullOptions {
-            platform: Some(
-                slipway_registry::Platform::parse(platform.as_str()).map_err(|source| {
-                    Error::Pull {
-                        reference: reference.clone(),
-                        source,
-                    }
-                })?,
-            ),
+            platform: Some(oci_platform.clone()),
             tag: Some("base".into()),
             ..Default::default()
         };
