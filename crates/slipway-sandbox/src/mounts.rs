@@ -384,4 +384,32 @@ mod tests {
         setup_root(&sys, &setup(false, false)).unwrap();
         assert!(sys.calls.borrow().contains(&Call::Chroot("/s/m".into())));
     }
+
+    #[test]
+    fn in_a_user_namespace_the_overlay_uses_user_xattrs_and_no_redirects() {
+        let overlay_data = |userxattr: bool| {
+            let sys = RecordingSyscall::default();
+            let root = RootMount::Overlay {
+                lowers: vec!["/s/l0".into()],
+                upper: "/s/up".into(),
+                work: "/s/work".into(),
+                userxattr,
+            };
+            mount_root(&sys, &root, Path::new("/s/m")).unwrap();
+            match &sys.calls.borrow()[0] {
+                Call::Mount { data, .. } => data.clone().unwrap(),
+                other => panic!("expected the overlay mount, got {other:?}"),
+            }
+        };
+        let root = overlay_data(false);
+        assert!(root.contains(",redirect_dir=off,") && !root.contains("userxattr"));
+        let user = overlay_data(true);
+        assert!(
+            user.contains(",redirect_dir=nofollow,") && user.ends_with(",userxattr"),
+            "{user}"
+        );
+        for option in ["metacopy=off", "index=off"] {
+            assert!(root.contains(option) && user.contains(option));
+        }
+    }
 }
