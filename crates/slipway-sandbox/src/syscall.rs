@@ -510,3 +510,39 @@ impl Syscall for RecordingSyscall {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{LinuxSyscall, Syscall};
+
+    /// In a forked child: without the filter `fsync(-1)` fails with EBADF;
+    /// with it, every sync call "succeeds" without reaching the kernel.
+    #[test]
+    fn the_nosync_filter_turns_sync_calls_into_successful_no_ops() {
+        // SAFETY: the child only makes system calls and exits with `_exit`.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                // SAFETY: plain system calls on invalid descriptors, in the child only.
+                let code = unsafe {
+                    let before = libc::fsync(-1);
+                    // NO_NEW_PRIVS lets an unprivileged test install the filter.
+                    libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                    let installed = LinuxSyscall.discard_syncs().is_ok();
+                    let after = [
+                        libc::fsync(-1),
+                        libc::fdatasync(-1),
+                        libc::syncfs(-1),
+                        libc::sync_file_range(-1, 0, 0, 0),
+                    ];
+                    i32::from(!(before == -1 && installed && after == [0, 0, 0, 0]))
+                };
+                // SAFETY: leave the forked child without running the parent's destructors.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
+    }
+}
