@@ -45,13 +45,17 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
     assert!(!locked.status.success());
     assert!(String::from_utf8_lossy(&locked.stderr).contains("run `slipway lock` first"));
 
-    // lock pins the base (to what we pushed) and the unpinned source.
+    // lock pins the base (to what we pushed), the unpinned source and the
+    // package steps (run in a store of its own, so the build below is cold).
+    let lock_store = work.path().join("lock-store");
     ok(&slipway(&[
         "lock",
         "--recipes",
         recipes_arg,
         "--mirror",
         mirror_arg,
+        "--store",
+        lock_store.to_str().expect("utf-8"),
     ]));
     let lock = fs_err::read_to_string(recipes.join("slipway.lock")).expect("lock written");
     assert!(

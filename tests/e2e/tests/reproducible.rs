@@ -173,6 +173,9 @@ fn mini_manylinux_with_cpython_rebuilds_to_one_digest_and_verify_names_a_stamp()
             utf8(&recipes_a),
             "--mirror",
             world.mirror_arg(),
+            // Its own store: build A below starts cold.
+            "--store",
+            utf8(&work.path().join("lock-store")),
         ],
         Some(&a),
         &[],

@@ -61,15 +61,24 @@ fn demo() -> Result<(), String> {
     };
     let recipes_arg = recipes.display().to_string();
     let mirror_arg = mirror.display().to_string();
-    step("slipway lock: pin the base digest and the unpinned source");
-    run(&["lock", "--recipes", &recipes_arg, "--mirror", &mirror_arg])?;
+    let store_arg = store.display().to_string();
+    step("slipway lock: pin the base digest, the unpinned source and the package steps");
+    run(&[
+        "lock",
+        "--recipes",
+        &recipes_arg,
+        "--mirror",
+        &mirror_arg,
+        "--store",
+        &store_arg,
+    ])?;
     step("slipway build");
     let stdout = run(&[
         "build",
         "--recipes",
         &recipes_arg,
         "--store",
-        &store.display().to_string(),
+        &store_arg,
         "--output",
         &out.display().to_string(),
         "--mirror",
