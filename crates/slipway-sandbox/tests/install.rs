@@ -85,6 +85,26 @@ fn slipway_install_of_the_fixture_rpms_gives_right_owners_caps_scriptlets_and_a_
     let index = fs_err::read_to_string(dest.join("index.json")).unwrap();
     assert!(index.contains("latest"), "{index}");
 
+    // The same install again, rpm's clock a few seconds later (install times
+    // and transaction ids in the rpmdb): the normaliser makes it one image.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let again = dir.join("dest-again");
+    run_ok(
+        Command::new(slipway_bin())
+            .arg("install")
+            .arg(format!("oci:{}:latest", builder.display()))
+            .arg(format!("oci:{}:latest", again.display()))
+            .arg("--repo-file")
+            .arg(&repo_file)
+            .args(requested)
+            .env("SLIPWAY_STORE", &store),
+    );
+    assert_eq!(
+        fs_err::read_to_string(again.join("index.json")).unwrap(),
+        index,
+        "two installs of the same packages give one manifest digest"
+    );
+
     // umoci's view of the result.
     let bundle = dir.join("bundle");
     run_ok(

@@ -171,6 +171,24 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
         // depends only on its inputs.
         options.source_date_epoch = facts.newest_mtime.max(options.source_date_epoch);
     }
+    // What rpm leaves that differs between runs (install times and
+    // transaction ids in the rpmdb, its environment files, logs): the same
+    // post-step normaliser as `slipway build`, so the same packages over the
+    // same image give the same layer.
+    let epoch = u32::try_from(options.source_date_epoch).with_context(|| {
+        format!(
+            "SOURCE_DATE_EPOCH {} is outside 0..=4294967295",
+            options.source_date_epoch
+        )
+    })?;
+    slipway_repro::normalize_tree(
+        &outcome.upper(),
+        &slipway_repro::NormalizeOptions {
+            source_date_epoch: epoch,
+            drop_pyc: false,
+        },
+    )
+    .with_context(|| format!("normalising `{}`", outcome.upper().display()))?;
     let descriptor = write_with_layer(
         &staged,
         &outcome,
