@@ -3,7 +3,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use slipway_oci::{
     ImageConfig, LayerOptions, OciLayout, Platform, write_image, write_layer_from_dir,
@@ -50,16 +49,5 @@ pub fn write_two_layer_image(dir: &Path, base: &Path, top: &Path, tag: &str) -> 
     manifest.digest().to_string()
 }
 
-/// Run a command and return its stdout, panicking with stderr on failure.
-pub fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+/// Run a command and return its stdout, panicking with its output on failure.
+pub use slipway_test_support::process::run_stdout as run;
