@@ -89,6 +89,13 @@ fn interrupt(signal: &str) {
         .unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success());
+    if signal == "INT" {
+        assert_eq!(
+            status.code(),
+            Some(130),
+            "Ctrl-C exits as a shell reports SIGINT"
+        );
+    }
     // Everything in the step's pid namespace dies with it.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
