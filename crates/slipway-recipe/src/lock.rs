@@ -329,7 +329,7 @@ pub fn check(recipe: &crate::Recipe, lock: &Lock, path: &Path) -> Result<()> {
                 if ls.request != request {
                     return Err(stale(format!(
                         "image `{}`: the packages of step `{}` changed since they were locked \
-                         (its operations, repositories or platform): run `slipway lock`",
+                         (its operations, repositories, platform or base): run `slipway lock`",
                         image.name, step.name
                     )));
                 }

@@ -169,6 +169,10 @@ pub fn packages_request(
 ) -> Result<String> {
     let mut h = KeyHasher::new();
     h.field("platform", image.platform.as_str());
+    // What the step resolves over: a registry base by its digest (a moved
+    // tag that `slipway lock` pins anew makes the package pins stale), an
+    // image of the recipe by name.
+    h.field("over", base_identity(image, lock));
     // `linux32` steps resolve for i686.
     h.field("personality", step.personality.as_str());
     h.field("releasever", image.releasever.as_deref().unwrap_or(""));
@@ -197,6 +201,30 @@ pub fn packages_request(
         }
     }
     Ok(h.finish())
+}
+
+/// The manifest digest of a registry base: from its reference
+/// (`…@sha256:…`) or, for the same reference, from the lock.
+fn base_digest(image: &Image, lock: Option<&Lock>) -> Option<String> {
+    let Base::Registry { reference, .. } = &image.base else {
+        return None;
+    };
+    image.base.pinned_digest().map(str::to_owned).or_else(|| {
+        lock.and_then(|l| l.image(&image.name))
+            .filter(|l| l.base_ref.as_deref() == Some(reference))
+            .and_then(|l| l.base_digest.clone())
+    })
+}
+
+/// The base an image's package steps resolve over: a registry base's digest
+/// or, unpinned, its reference; another image of the recipe by name.
+fn base_identity(image: &Image, lock: Option<&Lock>) -> String {
+    match &image.base {
+        Base::Registry { reference, .. } => {
+            base_digest(image, lock).unwrap_or_else(|| reference.clone())
+        }
+        Base::Image(name) => format!("image {name}"),
+    }
 }
 
 /// The identity of a source for keys: its sha256 when pinned, else its URL.
@@ -350,11 +378,7 @@ fn plan_image(
             reference,
             platform,
         } => {
-            let digest = image.base.pinned_digest().map(str::to_owned).or_else(|| {
-                locked
-                    .filter(|l| l.base_ref.as_deref() == Some(reference))
-                    .and_then(|l| l.base_digest.clone())
-            });
+            let digest = base_digest(image, lock);
             BasePlan::Registry {
                 reference: reference.clone(),
                 platform: *platform,

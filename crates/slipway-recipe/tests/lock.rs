@@ -276,3 +276,38 @@ fn update_selectors_forget_entries_and_name_unknown_ones() {
     );
     assert_eq!(lock, full, "a refused selector forgets nothing");
 }
+
+#[test]
+fn a_new_base_digest_makes_the_package_pins_stale() {
+    // `app` straight on the registry base, unpinned in the recipe: the lock
+    // holds the digest `slipway lock` resolved the tag to.
+    let dir = common::recipe_with(common::replace(
+        "app.toml",
+        "[base]\nimage = \"base\"",
+        "[base]\nref = \"registry.example/builder:1\"\nplatform = \"linux/amd64\"",
+    ));
+    let recipe = Recipe::load(dir.path()).expect("recipe");
+    let app = recipe.image("app").expect("app");
+    let step = app.step("packages").expect("packages");
+    let request_over = |digest: &str| {
+        let mut lock = lock_with(LockedStep::default());
+        let image = lock
+            .images
+            .iter_mut()
+            .find(|i| i.name == "app")
+            .expect("app");
+        image.base_ref = Some("registry.example/builder:1".into());
+        image.base_digest = Some(digest.into());
+        slipway_recipe::plan::packages_request(&recipe, app, step, Some(&lock)).expect("request")
+    };
+    let moved = DIGEST.replace('a', "b");
+    assert_eq!(request_over(DIGEST), request_over(DIGEST));
+    assert_ne!(
+        request_over(DIGEST),
+        request_over(&moved),
+        "the tag moved: what the step resolves over changed"
+    );
+    let unpinned =
+        slipway_recipe::plan::packages_request(&recipe, app, step, None).expect("request");
+    assert_ne!(unpinned, request_over(DIGEST));
+}
