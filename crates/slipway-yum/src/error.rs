@@ -55,6 +55,14 @@ pub enum Error {
         /// Status or transport error.
         message: String,
     },
+    /// An offline transport was asked for something only the network has.
+    #[error(
+        "offline: {url} is not in the store (run once with the network, or use a file:// mirror)"
+    )]
+    Offline {
+        /// The URL that would have been fetched.
+        url: String,
+    },
     /// A repository has no usable base URL.
     #[error("repository `{repo}` has no baseurl or mirrorlist entry that works")]
     NoBaseUrl {

@@ -119,9 +119,26 @@ pub fn load_repo(
     options: &LoadOptions,
 ) -> Result<Repo> {
     let mut last_err = None;
-    for baseurl in candidate_baseurls(config, transport, &options.vars) {
+    // Offline, the repomd.xml the store remembers comes first; file://
+    // base URLs still answer without it.
+    let remembered = transport
+        .is_offline()
+        .then(|| store.remembered_repomd(config))
+        .flatten();
+    let candidates = match remembered {
+        Some((baseurl, bytes)) => vec![(baseurl, Some(bytes))],
+        None => candidate_baseurls(config, transport, &options.vars)
+            .into_iter()
+            .map(|u| (u, None))
+            .collect(),
+    };
+    for (baseurl, known) in candidates {
         let url = join_url(&baseurl, "repodata/repomd.xml");
-        let bytes = match transport.get_bytes(&url) {
+        let fetched = match known {
+            Some(bytes) => Ok(bytes),
+            None => transport.get_bytes(&url),
+        };
+        let bytes = match fetched {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!("{e}");
@@ -130,6 +147,11 @@ pub fn load_repo(
             }
         };
         let repomd = parse_repomd(bytes.as_slice(), &url)?;
+        if !transport.is_offline()
+            && let Err(e) = store.remember_repomd(config, &baseurl, &bytes)
+        {
+            tracing::warn!("cannot remember {url} for offline use: {e}");
+        }
         let mut h = Hasher::new("sha256")?;
         h.update(&bytes);
         let repomd_sha256 = h.finish();

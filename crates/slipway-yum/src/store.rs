@@ -14,6 +14,7 @@ use std::time::Duration;
 use sha1::Digest as _;
 
 use crate::repodata::Checksum;
+use crate::repofile::RepoConfig;
 use crate::{Error, Result};
 
 /// A streaming hasher for the checksum types repodata uses.
@@ -76,9 +77,26 @@ pub fn hash_file(path: &Path, kind: &str) -> Result<String> {
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: reqwest::blocking::Client,
+    offline: bool,
 }
 
 impl Transport {
+    /// A transport that refuses `http(s)://` URLs ([`Error::Offline`]):
+    /// files and the store only, as `dnf --cacheonly` would. Repositories
+    /// load from the `repomd.xml` the store remembers
+    /// ([`Store::remembered_repomd`]).
+    pub fn offline() -> Result<Self> {
+        Ok(Self {
+            offline: true,
+            ..Self::new()?
+        })
+    }
+
+    /// Whether this transport is [`Transport::offline`].
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
     /// A transport with sane timeouts.
     pub fn new() -> Result<Self> {
         let client = reqwest::blocking::Client::builder()
@@ -90,12 +108,20 @@ impl Transport {
                 url: String::new(),
                 message: e.to_string(),
             })?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            offline: false,
+        })
     }
 
     /// Open `url` for reading; the second value is the length if known.
     pub fn open(&self, url: &str) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
         if url.starts_with("http://") || url.starts_with("https://") {
+            if self.offline {
+                return Err(Error::Offline {
+                    url: url.to_owned(),
+                });
+            }
             let resp = self.client.get(url).send().map_err(|e| Error::Http {
                 url: url.to_owned(),
                 message: e.to_string(),
@@ -162,6 +188,47 @@ impl Store {
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where the last `repomd.xml` of a repository is remembered: keyed by
+    /// its id and URLs (after variable expansion), not by a checksum, since
+    /// `repomd.xml` is the root that names every checksum.
+    fn repomd_memo(&self, config: &RepoConfig) -> PathBuf {
+        let mut h = sha2::Sha256::new();
+        for part in [config.id.as_str()]
+            .into_iter()
+            .chain(config.baseurls.iter().map(String::as_str))
+            .chain(config.mirrorlist.as_deref())
+        {
+            h.update(part.as_bytes());
+            h.update(b"\n");
+        }
+        self.root
+            .join("yum")
+            .join("repomd")
+            .join(hex::encode(h.finalize()))
+    }
+
+    /// Remember the `repomd.xml` bytes a repository answered with at
+    /// `baseurl`, for offline loads. Written to a temp name and renamed.
+    pub fn remember_repomd(&self, config: &RepoConfig, baseurl: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.repomd_memo(config);
+        let dir = path.parent().unwrap_or(&self.root);
+        fs_err::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(baseurl.as_bytes())?;
+        tmp.write_all(b"\n")?;
+        tmp.write_all(bytes)?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// The `(baseurl, repomd.xml bytes)` last remembered for `config`.
+    pub fn remembered_repomd(&self, config: &RepoConfig) -> Option<(String, Vec<u8>)> {
+        let data = fs_err::read(self.repomd_memo(config)).ok()?;
+        let newline = data.iter().position(|&b| b == b'\n')?;
+        let baseurl = String::from_utf8(data[..newline].to_vec()).ok()?;
+        Some((baseurl, data[newline + 1..].to_vec()))
     }
 
     /// Where a file with `checksum` lives (whether or not it is there yet).

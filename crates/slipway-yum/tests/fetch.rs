@@ -431,3 +431,59 @@ fn mirrorlist_and_exclude() {
             .any(|p| p.name == "gamma" || p.name.starts_with("needs-"))
     );
 }
+
+#[test]
+fn offline_loads_the_remembered_metadata_and_downloads_only_from_the_store() {
+    let Some((_dir, server)) = served_copy("r") else {
+        return;
+    };
+    let url = format!("{}/r", server.url());
+    let config = RepoConfig::with_baseurl("r", &url);
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Store::new(store_dir.path());
+    let online = Transport::new().unwrap();
+    let offline = Transport::offline().unwrap();
+
+    // Offline before anything was fetched: the error names what is missing.
+    let err = load_repo(&config, &store, &offline, &options()).unwrap_err();
+    assert!(matches!(err, Error::Offline { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("offline: {url}/repodata/repomd.xml")),
+        "{err}"
+    );
+
+    // Online once: the same repository then loads offline, server gone.
+    let loaded = load_repo(&config, &store, &online, &options()).unwrap();
+    let one = loaded
+        .packages
+        .iter()
+        .find(|p| p.arch != "src")
+        .expect("a package")
+        .clone();
+    let request = Request {
+        job: Job::Install,
+        specs: vec![one.name.clone()],
+    };
+    let tx = resolve(std::slice::from_ref(&loaded), &[], &request, &one.arch).unwrap();
+    let lock = Lock::from_transaction(&tx, std::slice::from_ref(&loaded));
+    let opts = DownloadOptions {
+        jobs: 2,
+        signature: None,
+    };
+    let paths = download(&lock.packages, &store, &online, &opts, &NoReporter).unwrap();
+    drop(server);
+    let again = load_repo(&config, &store, &offline, &options()).unwrap();
+    assert_eq!(again.repomd_sha256, loaded.repomd_sha256);
+    assert_eq!(again.baseurl, loaded.baseurl);
+    assert_eq!(again.packages.len(), loaded.packages.len());
+    assert_eq!(
+        download(&lock.packages, &store, &offline, &opts, &NoReporter).unwrap(),
+        paths
+    );
+
+    // A package the store does not have is an offline error, not a request.
+    fs_err::remove_file(&paths[0]).unwrap();
+    let err = download(&lock.packages, &store, &offline, &opts, &NoReporter).unwrap_err();
+    assert!(err.to_string().contains("offline: "), "{err}");
+}

@@ -368,6 +368,21 @@ fn lock_pins_package_steps_and_locked_builds_install_exactly_them() {
         .and_then(|s| s.packages.iter().find(|p| p.version == "1.2").cloned())
         .expect("mini-tool 1.2 locked");
 
+    // 4b. --offline: the repositories answer nothing (their directory is
+    //     gone, so any request would fail); lock --update resolves from the
+    //     repomd.xml and packages store 2 remembers, to the same pins.
+    let pins_online = fs_err::read_to_string(&lock_path).expect("lock");
+    let hidden = work.join("yum-hidden");
+    fs_err::rename(&yum, &hidden).expect("hide the repositories");
+    let offline = run(&lock_args(&store2, &["--update", "--offline"]));
+    fs_err::rename(&hidden, &yum).expect("restore the repositories");
+    ok(&offline);
+    assert_eq!(
+        fs_err::read_to_string(&lock_path).expect("lock"),
+        pins_online,
+        "offline resolution from the store gives the same pins"
+    );
+
     // 5. The repository loses the locked package: the error names it and
     //    its sha256. (Store 1 has every step but the new package set: lock
     //    --update filled store 2 with it.)

@@ -148,7 +148,7 @@ pub fn lock_packages(
     options: &BuildOptions,
     reporter: &dyn Reporter,
 ) -> Result<Vec<(String, String)>> {
-    let store = Store::open(&options.store)?;
+    let store = Store::open(&options.store)?.with_offline(options.sources.offline);
     let sandbox = slipway_sandbox::Sandbox::new(store.scratch());
     let mut recorded = Vec::new();
     loop {
@@ -324,6 +324,7 @@ fn resolve_round(
                 scratch: &scratch,
                 lowers: &lowers,
                 from_image: exported.as_deref(),
+                offline: store.offline,
             };
             let resolved = resolve_over_rootfs(store, sandbox, recipe, image, step, ops, &files);
             let _ = fs_err::remove_dir_all(&scratch);

@@ -178,7 +178,7 @@ pub fn build(
     options: &BuildOptions,
     reporter: &dyn Reporter,
 ) -> Result<BuildReport> {
-    let store = Store::open(&options.store)?;
+    let store = Store::open(&options.store)?.with_offline(options.sources.offline);
     let sandbox = slipway_sandbox::Sandbox::new(store.scratch());
     let mut built: BTreeMap<String, Built> = BTreeMap::new();
     let mut report = BuildReport::default();
@@ -259,6 +259,12 @@ fn prepare_base(
         .with_digest(&digest);
     let layout_dir = store.base_layout(&digest);
     let oci_platform = slipway_oci::Platform::parse(platform.as_str())?;
+    if !layout_dir.join("index.json").exists() && store.offline {
+        return Err(build_err(
+            format!("base `{reference}` ({digest}) of image `{}`", image.name),
+            "offline, and the store does not have it: build once with the network",
+        ));
+    }
     if !layout_dir.join("index.json").exists() {
         let pull = slipway_registry::PullOptions {
             platform: Some(oci_platform.clone()),
@@ -975,6 +981,7 @@ fn install_packages(
         scratch: &scratch,
         lowers,
         from_image,
+        offline: store.offline,
     };
     let (resolved, key) = match &plan.locked {
         // Locked: exactly the locked packages, looked up by NEVRA.

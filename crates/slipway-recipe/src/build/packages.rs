@@ -127,6 +127,8 @@ pub(crate) struct StepFiles<'a> {
     pub(crate) lowers: &'a [PathBuf],
     /// The step's `from-image` directory, copied out (`install-local`).
     pub(crate) from_image: Option<&'a Path>,
+    /// `--offline`: repositories and packages from the store only.
+    pub(crate) offline: bool,
 }
 
 impl StepFiles<'_> {
@@ -292,7 +294,12 @@ fn load_step_repos(
             *key = format!("file://{}", local.display());
         }
     }
-    let transport = Transport::new().map_err(yum_err(&step.loc, "http client"))?;
+    let transport = if files.offline {
+        Transport::offline()
+    } else {
+        Transport::new()
+    }
+    .map_err(yum_err(&step.loc, "http client"))?;
     let store = slipway_yum::store::Store::new(yum_store);
     let repos = load_repos(
         &configs,
@@ -1298,6 +1305,7 @@ mod repo_sources {
                 scratch: &work.join("scratch"),
                 lowers: &[],
                 from_image: Some(&from_image),
+                offline: false,
             };
             let resolved = resolve_step(
                 &recipes,
@@ -1345,6 +1353,7 @@ mod repo_sources {
                 scratch: &work.join("scratch"),
                 lowers: &[],
                 from_image: Some(&from_image),
+                offline: false,
             },
         )
         .expect("locked");
@@ -1437,6 +1446,7 @@ mod repo_sources {
                     scratch: &work.join("scratch"),
                     lowers,
                     from_image: None,
+                    offline: false,
                 },
             )
             .map(|r| r.ops.len())
@@ -1559,6 +1569,7 @@ packages = [{ install = ["mini-tool", "mini-extra"] }]
                 scratch: &work.join("scratch"),
                 lowers: &[],
                 from_image: None,
+                offline: false,
             },
         )
         .expect("resolves");

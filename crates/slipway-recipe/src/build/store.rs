@@ -19,6 +19,9 @@ pub(crate) struct Store {
     root: PathBuf,
     /// Every layer blob built or pulled.
     pub(crate) blobs: OciLayoutHandle,
+    /// `--offline`: package steps read repositories and packages from the
+    /// store only (see [`slipway_yum::store::Transport::offline`]).
+    pub(crate) offline: bool,
 }
 
 /// An [`OciLayout`] that can be shared between threads (it is opened again
@@ -55,7 +58,13 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             blobs: OciLayoutHandle(blobs),
+            offline: false,
         })
+    }
+
+    /// This store, offline or not (`--offline`).
+    pub(crate) fn with_offline(self, offline: bool) -> Store {
+        Store { offline, ..self }
     }
 
     pub(crate) fn scratch(&self) -> PathBuf {

@@ -40,8 +40,10 @@ pub(crate) struct BuildArgs {
     #[arg(long, short, value_name = "N")]
     pub(crate) jobs: Option<usize>,
 
-    /// Never use the network: bases, packages and sources come from the store
-    /// or from `--mirror`.
+    /// Use no network for what slipway fetches: sources come from the store
+    /// or `--mirror`, package steps read the repositories' metadata and
+    /// packages the store remembers from an earlier online run (steps that
+    /// declare `network` still get it).
     #[arg(long)]
     pub(crate) offline: bool,
 

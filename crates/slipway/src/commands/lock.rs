@@ -43,8 +43,10 @@ pub(crate) struct LockArgs {
     #[arg(long)]
     pub(crate) no_packages: bool,
 
-    /// Never use the network for sources: they come from the store or from
-    /// `--mirror`.
+    /// Use no network for what slipway fetches: sources come from the store
+    /// or `--mirror`, package steps read the repositories' metadata and
+    /// packages the store remembers from an earlier online run (steps that
+    /// declare `network` still get it).
     #[arg(long)]
     pub(crate) offline: bool,
 
