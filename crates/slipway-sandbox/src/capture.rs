@@ -115,7 +115,7 @@ pub fn prune_transient(upper: &Path, lowers: &[PathBuf], transient: &Transient) 
 
 /// True when `upper/rel` is an empty, non-opaque directory that the top-most
 /// lower also has as a directory with the same mode and owner.
-fn only_copied_up(upper: &Path, lowers: &[PathBuf], rel: &Path) -> bool {
+pub(crate) fn only_copied_up(upper: &Path, lowers: &[PathBuf], rel: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let path = upper.join(rel);
     let Ok(meta) = std::fs::symlink_metadata(&path) else {

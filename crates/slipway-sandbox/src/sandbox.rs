@@ -239,6 +239,19 @@ impl Sandbox {
         // they are still what the sandbox made: empty).
         for path in &created {
             remove_if_only_mountpoints(&inside(&scratch.upper(), path));
+            // Making it copied its parents up (e.g. `/run` for
+            // `/run/slipway/rpms`): those that still match the lower go too.
+            if let Base::Overlay(lowers) = base {
+                let rel = path.strip_prefix("/").unwrap_or(path);
+                for ancestor in rel.ancestors().skip(1) {
+                    if ancestor.as_os_str().is_empty()
+                        || !crate::capture::only_copied_up(&scratch.upper(), lowers, ancestor)
+                    {
+                        break;
+                    }
+                    let _ = std::fs::remove_dir(scratch.upper().join(ancestor));
+                }
+            }
         }
         if let Base::Snapshot(dir) = base {
             crate::snapshot::diff_into(

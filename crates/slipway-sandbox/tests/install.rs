@@ -85,6 +85,28 @@ fn slipway_install_of_the_fixture_rpms_gives_right_owners_caps_scriptlets_and_a_
     let index = fs_err::read_to_string(dest.join("index.json")).unwrap();
     assert!(index.contains("latest"), "{index}");
 
+    // The layer holds what rpm changed, not the directories the sandbox
+    // made its package mount point in (`/run/slipway/rpms` copied `/run` up).
+    let layout = slipway_sandbox::slipway_oci::OciLayout::open(&dest).unwrap();
+    let image = slipway_sandbox::slipway_oci::Image::load(&layout, Some("latest")).unwrap();
+    let top = image.layers().last().expect("a layer").digest().to_string();
+    let listing = run_ok(
+        Command::new("tar").arg("-tzf").arg(
+            dest.join("blobs/sha256")
+                .join(top.trim_start_matches("sha256:")),
+        ),
+    );
+    assert!(
+        !listing
+            .lines()
+            .any(|l| l == "run/" || l.starts_with("run/slipway")),
+        "the install layer has the sandbox's mount point parents:\n{listing}"
+    );
+    assert!(
+        listing.lines().any(|l| l.starts_with("var/lib/slip/")),
+        "{listing}"
+    );
+
     // The same install again, rpm's clock a few seconds later (install times
     // and transaction ids in the rpmdb): the normaliser makes it one image.
     std::thread::sleep(std::time::Duration::from_millis(2100));
