@@ -210,6 +210,17 @@ impl OciLayout {
         })
     }
 
+    /// Hold an exclusive `flock` on the layout directory while `index.json`
+    /// is read, changed and written, so two writers (threads or processes,
+    /// e.g. two builds tagging into one output layout) never lose a tag. The
+    /// lock is on the directory itself: no extra file in the layout.
+    fn lock_index(&self) -> Result<fs_err::File> {
+        let dir = fs_err::File::open(&self.root)?;
+        rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(io::Error::from)?;
+        Ok(dir)
+    }
+
     /// Replace `index.json` atomically with `index` (canonical JSON).
     pub fn write_index(&self, index: &ImageIndex) -> Result<()> {
         atomic_write(&self.root.join(INDEX_FILE), &canonical_json(index)?)
@@ -219,6 +230,7 @@ impl OciLayout {
     /// annotation), replacing any manifest that had the tag. With `tag: None` the
     /// manifest is added untagged (unless the index already lists that digest).
     pub fn add_manifest(&self, manifest: &Descriptor, tag: Option<&str>) -> Result<()> {
+        let _lock = self.lock_index()?;
         let mut index = self.index()?;
         let mut manifests = index.manifests().clone();
         let mut descriptor = manifest.clone();
@@ -243,6 +255,7 @@ impl OciLayout {
 
     /// Remove `tag` from the index. Returns whether it was there.
     pub fn remove_tag(&self, tag: &str) -> Result<bool> {
+        let _lock = self.lock_index()?;
         let mut index = self.index()?;
         let mut manifests = index.manifests().clone();
         let before = manifests.len();

@@ -136,3 +136,27 @@ fn write_and_read_an_image_with_tags() {
     assert_eq!(layout.tags().unwrap().len(), 3);
     assert_eq!(layout.resolve(Some("zstd")).unwrap().digest(), gz.digest());
 }
+
+#[test]
+fn concurrent_writers_lose_no_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = OciLayout::create(dir.path()).unwrap();
+    let manifest = layout.write_blob(b"{}", MediaType::ImageManifest).unwrap();
+    // Eight writers (each with its own handle, as separate builds would
+    // have), twenty tags each, all at once.
+    std::thread::scope(|scope| {
+        for writer in 0..8 {
+            let manifest = manifest.clone();
+            let path = dir.path().to_path_buf();
+            scope.spawn(move || {
+                let layout = OciLayout::open(&path).unwrap();
+                for n in 0..20 {
+                    layout
+                        .add_manifest(&manifest, Some(&format!("w{writer}-{n}")))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(layout.tags().unwrap().len(), 160);
+}
