@@ -305,4 +305,55 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
         !bundle.join("rootfs/inputs/from-image").exists(),
         "the input mount is not part of the layer"
     );
+
+    // Every image of the recipes, one archive each (`{image}` in the file
+    // name), from the cache; without it, two images and one archive is an
+    // error that says so.
+    let archives = work.path().join("archives");
+    let each = format!("oci-archive:{}/{{image}}.tar", archives.display());
+    let all_args: Vec<&str> = build_args
+        .iter()
+        .copied()
+        .filter(|a| *a != "--locked")
+        .map(|a| {
+            if a == out_dir.to_str().expect("utf-8") {
+                each.as_str()
+            } else {
+                a
+            }
+        })
+        .collect();
+    let (stdout, stderr) = ok(&slipway(&all_args));
+    assert!(ran_and_cached(&stderr, IMAGE).0.is_empty(), "{stderr}");
+    for name in [IMAGE, "mini-consumer"] {
+        let file = archives.join(format!("{name}.tar"));
+        assert!(
+            stdout.contains(&format!("oci-archive:{}", file.display())),
+            "{stdout}"
+        );
+        if let Some(skopeo) = require_tool("skopeo") {
+            let out = Command::new(skopeo)
+                .args(["inspect", &format!("oci-archive:{}:latest", file.display())])
+                .output()
+                .expect("skopeo");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let one = format!("oci-archive:{}/all.tar", archives.display());
+    let one_args: Vec<&str> = all_args
+        .iter()
+        .map(|a| if *a == each { one.as_str() } else { a })
+        .collect();
+    let out = slipway(&one_args);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("holds one image but 2 published images were built")
+            && stderr.contains("{image}"),
+        "{stderr}"
+    );
 }

@@ -27,7 +27,8 @@ pub(crate) struct BuildArgs {
     /// Where to write the images: a directory (one OCI layout per image,
     /// `DIR/<image>`), or `oci-archive:FILE[:TAG]` / `docker-archive:FILE[:NAME:TAG]`
     /// for one image (the one named, or the only published one; tag `latest`,
-    /// docker name `<image>:latest` unless given).
+    /// docker name `<image>:latest` unless given). `{image}` in an archive's
+    /// FILE writes one archive per image: `oci-archive:out/{image}.tar`.
     #[arg(
         long,
         short,
@@ -135,7 +136,9 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
     // blobs are hard-linked) and the one image is copied into the archive.
     let archive =
         if args.output.starts_with("oci-archive:") || args.output.starts_with("docker-archive:") {
-            let dst = slipway_oci::ImageRef::parse(&args.output)?;
+            // Parsed here so a malformed one fails before the build.
+            slipway_oci::ImageRef::parse(&args.output.replace(IMAGE_PLACEHOLDER, "image"))?;
+            let dst = args.output.clone();
             let tmp = store.join("tmp");
             fs_err::create_dir_all(&tmp)?;
             Some((dst, tempfile::tempdir_in(&tmp)?))
@@ -225,21 +228,33 @@ pub(crate) fn sandbox_hint(e: slipway_recipe::Error, instead: Option<&str>) -> a
     ))
 }
 
-/// Copy the one image meant for `dst` from its layout into the archive.
+/// In an archive's file name: one archive per image, named after it.
+const IMAGE_PLACEHOLDER: &str = "{image}";
+
+/// Copy the images meant for the archive `output` from their layouts: the
+/// one image (named, or the only one published), or with `{image}` in the
+/// file name every published image into its own archive.
 fn write_archive(
     report: &slipway_recipe::build::BuildReport,
     named: &[String],
-    dst: &slipway_oci::ImageRef,
+    output: &str,
 ) -> anyhow::Result<()> {
     let published: Vec<_> = report
         .images
         .iter()
         .filter(|i| i.path.is_some() && (named.is_empty() || named.contains(&i.name)))
         .collect();
+    if output.contains(IMAGE_PLACEHOLDER) {
+        for image in published {
+            write_one_archive(image, &output.replace(IMAGE_PLACEHOLDER, &image.name))?;
+        }
+        return Ok(());
+    }
     let [image] = published.as_slice() else {
         anyhow::bail!(
-            "`--output {dst}` holds one image but {} published images were built ({}); name one, \
-             or give a directory",
+            "`--output {output}` holds one image but {} published images were built ({}); name \
+             one, put `{IMAGE_PLACEHOLDER}` in the file name for one archive each, or give a \
+             directory",
             published.len(),
             published
                 .iter()
@@ -248,6 +263,15 @@ fn write_archive(
                 .join(", ")
         );
     };
+    write_one_archive(image, output)
+}
+
+/// Copy `image` from its layout into the archive `output`.
+fn write_one_archive(
+    image: &slipway_recipe::build::ImageReport,
+    output: &str,
+) -> anyhow::Result<()> {
+    let dst = slipway_oci::ImageRef::parse(output)?;
     let Some(layout) = &image.path else {
         anyhow::bail!("image `{}` was not written", image.name);
     };
@@ -255,13 +279,16 @@ fn write_archive(
         path: layout.clone(),
         reference: Some("latest".into()),
     };
-    let dst = match (dst, dst.reference()) {
+    let dst = match (&dst, dst.reference()) {
         (slipway_oci::ImageRef::DockerArchive { .. }, None) => {
             dst.with_reference(Some(format!("{}:latest", image.name)))
         }
         (_, None) => dst.with_reference(Some("latest".into())),
         _ => dst.clone(),
     };
+    if let Some(dir) = dst.path().parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs_err::create_dir_all(dir)?;
+    }
     slipway_oci::copy(&src, &dst)
         .with_context(|| format!("writing image `{}` to `{dst}`", image.name))?;
     println!("{} {} {dst}", image.name, image.digest);
