@@ -2,7 +2,8 @@
 //!
 //! - `test`     the full suite: installs the test world's Debian packages (as root),
 //!   checks formatting and clippy, then runs every test with real peers required.
-//! - `tidy`     `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`.
+//! - `tidy`     `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` and
+//!   `cargo doc` with `-D warnings`.
 //! - `bench <area>` benchmarks against a real peer and prints ratios.
 //! - `demo`     builds the mini-manylinux image offline, end to end.
 
@@ -99,4 +100,11 @@ fn tidy() -> Result<()> {
         "-D",
         "warnings",
     ])
+    .context("`cargo clippy` has warnings")?;
+    // Broken intra-doc links and malformed rustdoc fail too.
+    util::cargo_with_env(
+        &["doc", "--workspace", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )
+    .context("`cargo doc` has warnings")
 }

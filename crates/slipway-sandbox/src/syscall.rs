@@ -1,6 +1,6 @@
 //! The few system calls that build a sandbox's mount tree, behind a trait.
 //!
-//! [`LinuxSyscall`] performs them; [`RecordingSyscall`] (tests only) records
+//! [`LinuxSyscall`] performs them; `RecordingSyscall` (tests only) records
 //! them so unit tests can assert the mount plan without root (youki's
 //! `syscall/` pattern).
 
