@@ -235,6 +235,13 @@ fn make_lock_keeps_current_entries_and_drops_stale_and_orphaned_ones() {
     )
     .expect("lock");
     assert!(made.image("app").expect("app").steps.is_empty());
+
+    // What `slipway build` does before recording new entries: the same
+    // pruning, without pinning anything.
+    let mut pruned = previous.clone();
+    slipway_recipe::build::drop_stale_entries(&recipe_now, &mut pruned).expect("prune");
+    assert_eq!(pruned.image("app").expect("app").steps, [entry(dir.path())]);
+    assert!(pruned.image("removed-image").is_none());
 }
 
 #[test]

@@ -109,7 +109,15 @@ pub fn make_lock(
         }
         lock.images.push(entry);
     }
-    // Entries of steps that are gone, or ask for something else now.
+    drop_stale_entries(recipe, &mut lock)?;
+    Ok(lock)
+}
+
+/// Drop the entries of images and package steps the recipe no longer has,
+/// and of steps that ask for something else now (their request changed).
+pub fn drop_stale_entries(recipe: &Recipe, lock: &mut Lock) -> Result<()> {
+    lock.images
+        .retain(|entry| recipe.image(&entry.name).is_some());
     let pins = lock.clone();
     for entry in &mut lock.images {
         let Some(image) = recipe.image(&entry.name) else {
@@ -129,7 +137,7 @@ pub fn make_lock(
         }
         entry.steps = kept;
     }
-    Ok(lock)
+    Ok(())
 }
 
 /// Resolve every package step of `images` (all when empty, and the images
@@ -140,7 +148,8 @@ pub fn make_lock(
 /// earlier steps in the sandbox, or taking them from the step cache in
 /// `options.store`, which it fills); runs no step after the last package
 /// step of an image and writes no image. Base images of images with
-/// unlocked steps are built whole. Bases must be pinned already.
+/// unlocked steps are built whole. Bases must be pinned already. Entries
+/// of images and steps the recipe no longer has are dropped first.
 pub fn lock_packages(
     recipe: &Recipe,
     images: &[String],
@@ -148,6 +157,7 @@ pub fn lock_packages(
     options: &BuildOptions,
     reporter: &dyn Reporter,
 ) -> Result<Vec<(String, String)>> {
+    drop_stale_entries(recipe, lock)?;
     let store = Store::open(&options.store)?.with_offline(options.sources.offline);
     let sandbox = slipway_sandbox::Sandbox::new(store.scratch());
     let mut recorded = Vec::new();

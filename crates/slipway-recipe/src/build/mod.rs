@@ -25,7 +25,7 @@ use slipway_oci::oci_spec::image::{Descriptor, MediaType};
 use slipway_oci::{Digest, ImageConfig, LayerOptions, OciLayout};
 
 pub use fetch::SourceOptions;
-pub use lock::{lock_packages, make_lock};
+pub use lock::{drop_stale_entries, lock_packages, make_lock};
 pub use store::default_store;
 
 use self::store::{CachedLayer, Store};
