@@ -105,14 +105,12 @@ pub struct LockedErase {
 impl LockedPackage {
     /// `name-[epoch:]version-release.arch`.
     pub fn nevra(&self) -> String {
-        let epoch = if self.epoch == 0 {
-            String::new()
-        } else {
-            format!("{}:", self.epoch)
-        };
-        format!(
-            "{}-{epoch}{}-{}.{}",
-            self.name, self.version, self.release, self.arch
+        slipway_yum::evr::nevra(
+            &self.name,
+            self.epoch,
+            &self.version,
+            &self.release,
+            &self.arch,
         )
     }
 }

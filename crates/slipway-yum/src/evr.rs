@@ -75,6 +75,17 @@ impl fmt::Display for Evr {
     }
 }
 
+/// `name-[epoch:]version-release.arch`, the epoch only when not 0 (as yum
+/// and `rpm -q --qf '%{NEVRA}'` print it).
+pub fn nevra(name: &str, epoch: u32, version: &str, release: &str, arch: &str) -> String {
+    let epoch = if epoch == 0 {
+        String::new()
+    } else {
+        format!("{epoch}:")
+    };
+    format!("{name}-{epoch}{version}-{release}.{arch}")
+}
+
 /// The comparison of a versioned dependency (`flags` in repodata).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Flag {

@@ -56,14 +56,12 @@ pub struct LockedPackage {
 impl LockedPackage {
     /// `name-[epoch:]version-release.arch`.
     pub fn nevra(&self) -> String {
-        let epoch = if self.epoch == 0 {
-            String::new()
-        } else {
-            format!("{}:", self.epoch)
-        };
-        format!(
-            "{}-{epoch}{}-{}.{}",
-            self.name, self.version, self.release, self.arch
+        crate::evr::nevra(
+            &self.name,
+            self.epoch,
+            &self.version,
+            &self.release,
+            &self.arch,
         )
     }
 

@@ -408,27 +408,23 @@ fn bad_input_gives_one_clear_line_and_leaves_nothing_behind() {
     let image = slipway_oci::Image::load(&layout, Some("t")).unwrap();
     let layer = slipway_oci::Digest::try_from(image.layers()[0].digest()).unwrap();
     fs_err::write(layout.blob_path(&layer), b"garbage").unwrap();
-    let line = fails(
-        &mut slipway(&[
-            "unpack",
-            &format!("oci:{}:t", layout_dir.display()),
-            out.join("u").to_str().unwrap(),
-        ]),
-        &layout_dir,
-    );
+    let unpack_fails = || {
+        fails(
+            &mut slipway(&[
+                "unpack",
+                &format!("oci:{}:t", layout_dir.display()),
+                out.join("u").to_str().unwrap(),
+            ]),
+            &layout_dir,
+        )
+    };
+    let line = unpack_fails();
     assert!(
         line.contains(&layer.to_string()) || line.contains("gzip") || line.contains("invalid"),
         "{line}"
     );
     fs_err::remove_file(layout.blob_path(&layer)).unwrap();
-    let line = fails(
-        &mut slipway(&[
-            "unpack",
-            &format!("oci:{}:t", layout_dir.display()),
-            out.join("u").to_str().unwrap(),
-        ]),
-        &layout_dir,
-    );
+    let line = unpack_fails();
     assert!(
         line.contains("is missing") && line.contains(&layer.to_string()),
         "{line}"

@@ -139,6 +139,28 @@ pub fn ok(out: &Output) -> (String, String) {
     )
 }
 
+/// `umoci unpack` of the image tagged `latest` in the OCI layout `layout`
+/// into the bundle directory `bundle` (which must not exist).
+pub fn umoci_unpack(layout: &Path, bundle: &Path) {
+    slipway_test_support::process::run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--image", &format!("{}:latest", layout.display())])
+            .arg(bundle),
+    );
+}
+
+/// `skopeo inspect EXTRA… REFERENCE`'s output; `None` (a loud skip, or a
+/// failure under CI) without skopeo.
+pub fn skopeo_inspect(extra: &[&str], reference: &str) -> Option<String> {
+    let skopeo = require_tool("skopeo")?;
+    Some(slipway_test_support::process::run_stdout(
+        Command::new(skopeo)
+            .arg("inspect")
+            .args(extra)
+            .arg(reference),
+    ))
+}
+
 /// The manifest digest `slipway build` printed for `image`.
 pub fn digest_of(stdout: &str, image: &str) -> String {
     let prefix = format!("{image} ");

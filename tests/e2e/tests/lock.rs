@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use slipway_e2e::world::{World, digest_of, ok};
+use slipway_e2e::world::{World, digest_of, ok, umoci_unpack};
 use slipway_recipe::Lock;
 use slipway_test_support::fixtures::{build_rpms, createrepo, rpm_files};
 use slipway_test_support::http::HttpServer;
@@ -99,16 +99,7 @@ fn dnf_installs(reposd: &Path, work: &Path, specs: &[&str]) -> BTreeSet<String> 
 fn installed(layout: &Path, dir: &Path) -> (BTreeSet<String>, String) {
     let bundle = dir.join("bundle");
     let _ = fs_err::remove_dir_all(&bundle);
-    let unpack = Command::new("umoci")
-        .args(["unpack", "--image", &format!("{}:latest", layout.display())])
-        .arg(&bundle)
-        .output()
-        .expect("umoci");
-    assert!(
-        unpack.status.success(),
-        "{}",
-        String::from_utf8_lossy(&unpack.stderr)
-    );
+    umoci_unpack(layout, &bundle);
     let root = bundle.join("rootfs");
     let qa = Command::new("chroot")
         .arg(&root)

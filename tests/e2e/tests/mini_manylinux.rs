@@ -7,8 +7,7 @@
 
 use std::process::Command;
 
-use slipway_e2e::world::{World, digest_of, ok, ran_and_cached};
-use slipway_test_support::require_tool;
+use slipway_e2e::world::{World, digest_of, ok, ran_and_cached, skopeo_inspect, umoci_unpack};
 
 const IMAGE: &str = "mini-manylinux";
 
@@ -105,29 +104,11 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
 
     // skopeo and umoci read it; runc runs it.
     let layout = out_dir.join("mini-manylinux");
-    if let Some(skopeo) = require_tool("skopeo") {
-        let inspect = Command::new(skopeo)
-            .args(["inspect", &format!("oci:{}:latest", layout.display())])
-            .output()
-            .expect("skopeo");
-        assert!(
-            inspect.status.success(),
-            "{}",
-            String::from_utf8_lossy(&inspect.stderr)
-        );
-        assert!(String::from_utf8_lossy(&inspect.stdout).contains(&first));
+    if let Some(inspect) = skopeo_inspect(&[], &format!("oci:{}:latest", layout.display())) {
+        assert!(inspect.contains(&first), "{inspect}");
     }
     let bundle = work.path().join("bundle");
-    let unpack = Command::new("umoci")
-        .args(["unpack", "--image", &format!("{}:latest", layout.display())])
-        .arg(&bundle)
-        .output()
-        .expect("umoci");
-    assert!(
-        unpack.status.success(),
-        "{}",
-        String::from_utf8_lossy(&unpack.stderr)
-    );
+    umoci_unpack(&layout, &bundle);
     let config_path = bundle.join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_slice(&fs_err::read(&config_path).expect("config.json")).expect("json");
@@ -233,29 +214,15 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
             "all cached: {stderr}"
         );
         assert!(stdout.contains(&current), "{stdout}");
-        let Some(skopeo) = require_tool("skopeo") else {
-            continue;
-        };
-        let skopeo_inspect = |extra: &[&str]| {
-            let out = Command::new(&skopeo)
-                .arg("inspect")
-                .args(extra)
-                .arg(format!("{output}{read_as}"))
-                .output()
-                .expect("skopeo");
-            assert!(
-                out.status.success(),
-                "skopeo inspect {output}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        if transport == "oci-archive" {
-            let inspect = skopeo_inspect(&[]);
+        let reference = format!("{output}{read_as}");
+        if transport == "oci-archive"
+            && let Some(inspect) = skopeo_inspect(&[], &reference)
+        {
             assert!(inspect.contains(&current), "{inspect}");
         }
-        let config = skopeo_inspect(&["--config"]);
-        assert!(config.contains("slipway: cleanup"), "{config}");
+        if let Some(config) = skopeo_inspect(&["--config"], &reference) {
+            assert!(config.contains("slipway: cleanup"), "{config}");
+        }
     }
 
     // from-image: a second image takes a directory of the first (at
@@ -282,20 +249,7 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
     assert!(stderr.contains("mini-consumer/take: running"), "{stderr}");
     assert!(stdout.contains("mini-consumer "), "{stdout}");
     let bundle = work.path().join("bundle-consumer");
-    let unpack = Command::new("umoci")
-        .args([
-            "unpack",
-            "--image",
-            &format!("{}:latest", out_dir.join("mini-consumer").display()),
-        ])
-        .arg(&bundle)
-        .output()
-        .expect("umoci");
-    assert!(
-        unpack.status.success(),
-        "{}",
-        String::from_utf8_lossy(&unpack.stderr)
-    );
+    umoci_unpack(&out_dir.join("mini-consumer"), &bundle);
     assert_eq!(
         fs_err::read_to_string(bundle.join("rootfs/opt/taken/mini-tool-version"))
             .expect("taken from mini-manylinux"),
@@ -331,17 +285,7 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
             stdout.contains(&format!("oci-archive:{}", file.display())),
             "{stdout}"
         );
-        if let Some(skopeo) = require_tool("skopeo") {
-            let out = Command::new(skopeo)
-                .args(["inspect", &format!("oci-archive:{}:latest", file.display())])
-                .output()
-                .expect("skopeo");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        skopeo_inspect(&[], &format!("oci-archive:{}:latest", file.display()));
     }
     let one = format!("oci-archive:{}/all.tar", archives.display());
     let one_args: Vec<&str> = all_args

@@ -487,6 +487,14 @@ fn run_steps(
     reporter: &dyn Reporter,
 ) -> Result<Vec<(CachedLayer, bool, String)>> {
     let env = image_env(image, &base.config);
+    let cx = ImageRun {
+        store,
+        sandbox,
+        recipe,
+        image,
+        sources,
+        reporter,
+    };
     let jobs = options.jobs.max(1);
     // name → (layer, from the cache, runtime key)
     let mut done: BTreeMap<String, (CachedLayer, bool, String)> = BTreeMap::new();
@@ -555,10 +563,7 @@ fn run_steps(
                     let tx = tx.clone();
                     let env = &env;
                     scope.spawn(move || {
-                        let result = run_one(
-                            store, sandbox, recipe, image, step, &step_plan, lowers, from, env,
-                            sources, reporter,
-                        );
+                        let result = run_one(&cx, step, &step_plan, lowers, from, env);
                         let _ = tx.send((step_plan.name.clone(), result));
                     });
                 }
@@ -594,25 +599,37 @@ fn run_steps(
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every step of one image runs with.
+#[derive(Clone, Copy)]
+struct ImageRun<'a> {
+    store: &'a Store,
+    sandbox: &'a slipway_sandbox::Sandbox,
+    recipe: &'a Recipe,
+    image: &'a Image,
+    /// Fetched sources: name → directory holding the file.
+    sources: &'a BTreeMap<String, PathBuf>,
+    reporter: &'a dyn Reporter,
+}
+
 fn run_one(
-    store: &Store,
-    sandbox: &slipway_sandbox::Sandbox,
-    recipe: &Recipe,
-    image: &Image,
+    cx: &ImageRun<'_>,
     step: &crate::model::Step,
     plan: &StepPlan,
     lowers: Vec<PathBuf>,
     from: Option<&Built>,
     env: &BTreeMap<String, String>,
-    sources: &BTreeMap<String, PathBuf>,
-    reporter: &dyn Reporter,
 ) -> Result<(CachedLayer, bool, String)> {
     if let Action::Packages(ops) = &step.action {
-        return run_packages(
-            store, sandbox, recipe, image, step, plan, ops, lowers, from, sources, reporter,
-        );
+        return run_packages(cx, step, plan, ops, lowers, from);
     }
+    let ImageRun {
+        store,
+        sandbox,
+        recipe,
+        image,
+        sources,
+        reporter,
+    } = *cx;
     if let Some(hit) = store.cached(&plan.key)? {
         reporter.event(&Event::Cached {
             image: &image.name,
@@ -624,9 +641,7 @@ fn run_one(
         Action::Script(path) => path,
         Action::Packages(_) => unreachable!("handled above"),
         Action::SrpmPatch(patch) => {
-            return run_srpm_patch(
-                store, sandbox, image, step, plan, patch, lowers, sources, reporter,
-            );
+            return run_srpm_patch(cx, step, plan, patch, lowers);
         }
     };
     reporter.event(&Event::Running {
@@ -889,20 +904,21 @@ fn assemble(
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_packages(
-    store: &Store,
-    sandbox: &slipway_sandbox::Sandbox,
-    recipe: &Recipe,
-    image: &Image,
+    cx: &ImageRun<'_>,
     step: &crate::model::Step,
     plan: &StepPlan,
     ops: &[crate::model::PackageOp],
     lowers: Vec<PathBuf>,
     from: Option<&Built>,
-    sources: &BTreeMap<String, PathBuf>,
-    reporter: &dyn Reporter,
 ) -> Result<(CachedLayer, bool, String)> {
+    let ImageRun {
+        store,
+        sandbox,
+        image,
+        reporter,
+        ..
+    } = *cx;
     let cached = |key: &str| -> Result<Option<(CachedLayer, bool, String)>> {
         let hit = store.cached(key)?;
         if hit.is_some() {
@@ -929,20 +945,7 @@ fn run_packages(
         )?),
         _ => None,
     };
-    let result = install_packages(
-        store,
-        sandbox,
-        recipe,
-        image,
-        step,
-        plan,
-        ops,
-        &lowers,
-        exported.as_deref(),
-        sources,
-        started,
-        reporter,
-    );
+    let result = install_packages(cx, step, plan, ops, &lowers, exported.as_deref(), started);
     if let Some(dir) = &exported {
         let _ = fs_err::remove_dir_all(dir);
     }
@@ -951,21 +954,23 @@ fn run_packages(
 
 /// [`run_packages`] after a cache miss of its planned key: resolve (or take
 /// the lock entry), then install in the sandbox and capture the layer.
-#[allow(clippy::too_many_arguments)]
 fn install_packages(
-    store: &Store,
-    sandbox: &slipway_sandbox::Sandbox,
-    recipe: &Recipe,
-    image: &Image,
+    cx: &ImageRun<'_>,
     step: &crate::model::Step,
     plan: &StepPlan,
     ops: &[crate::model::PackageOp],
     lowers: &[PathBuf],
     from_image: Option<&Path>,
-    sources: &BTreeMap<String, PathBuf>,
     started: Instant,
-    reporter: &dyn Reporter,
 ) -> Result<(CachedLayer, bool, String)> {
+    let ImageRun {
+        store,
+        sandbox,
+        recipe,
+        image,
+        sources,
+        reporter,
+    } = *cx;
     let linux32 = step.personality == Personality::Linux32;
     let step_err = |source| Error::Step {
         image: image.name.clone(),
@@ -1079,18 +1084,21 @@ fn resolve_over_rootfs(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_srpm_patch(
-    store: &Store,
-    sandbox: &slipway_sandbox::Sandbox,
-    image: &Image,
+    cx: &ImageRun<'_>,
     step: &crate::model::Step,
     plan: &StepPlan,
     patch: &crate::model::SrpmPatch,
     lowers: Vec<PathBuf>,
-    sources: &BTreeMap<String, PathBuf>,
-    reporter: &dyn Reporter,
 ) -> Result<(CachedLayer, bool, String)> {
+    let ImageRun {
+        store,
+        sandbox,
+        image,
+        sources,
+        reporter,
+        ..
+    } = *cx;
     reporter.event(&Event::Running {
         image: &image.name,
         step: &step.name,

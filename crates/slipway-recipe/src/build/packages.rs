@@ -1208,6 +1208,18 @@ mod repo_sources {
         createrepo(dir, false);
     }
 
+    /// A fresh `target/test-data/<name>` when every tool is there (a missing
+    /// one fails under CI, skips loudly otherwise).
+    fn fresh_work(name: &str, tools: &[&str]) -> Option<std::path::PathBuf> {
+        for tool in tools {
+            require_tool(tool)?;
+        }
+        let work = generated_dir(name);
+        let _ = fs_err::remove_dir_all(&work);
+        fs_err::create_dir_all(&work).expect("work dir");
+        Some(work)
+    }
+
     /// The mini-manylinux fixture repositories under `work`: `repo-a` (the
     /// `base` specs: mini-tool 1.0, mini-extra, mini-system) and `repo-b`
     /// (`updates`: mini-tool 1.1).
@@ -1259,14 +1271,10 @@ mod repo_sources {
 
     #[test]
     fn install_local_rpms_get_their_requirements_from_the_repositories() {
-        for tool in ["rpmbuild", "createrepo_c", "rpm"] {
-            if require_tool(tool).is_none() {
-                return;
-            }
-        }
-        let work = generated_dir("recipe-install-local");
-        let _ = fs_err::remove_dir_all(&work);
-        fs_err::create_dir_all(&work).expect("work dir");
+        let Some(work) = fresh_work("recipe-install-local", &["rpmbuild", "createrepo_c", "rpm"])
+        else {
+            return;
+        };
         let (repo_a, repo_b) = mini_repos(&work);
         // The local RPM (as a from-image directory would hold it) needs
         // mini-extra, which only repository A has.
@@ -1388,13 +1396,9 @@ mod repo_sources {
 
     #[test]
     fn releasever_comes_from_the_recipe_or_the_rootfs() {
-        for tool in ["rpmbuild", "createrepo_c"] {
-            if require_tool(tool).is_none() {
-                return;
-            }
-        }
-        let work = generated_dir("recipe-releasever");
-        let _ = fs_err::remove_dir_all(&work);
+        let Some(work) = fresh_work("recipe-releasever", &["rpmbuild", "createrepo_c"]) else {
+            return;
+        };
         fs_err::create_dir_all(work.join("rel")).expect("work dir");
         let fixtures = fixtures_dir().join("mini-manylinux/rpms");
         // The repository lives at rel/6/: only `$releasever` = 6 finds it.
@@ -1480,14 +1484,10 @@ mod repo_sources {
 
     #[test]
     fn release_rpm_and_repo_source_resolve_and_install() {
-        for tool in ["rpmbuild", "createrepo_c", "rpm"] {
-            if require_tool(tool).is_none() {
-                return;
-            }
-        }
-        let work = generated_dir("recipe-repo-sources");
-        let _ = fs_err::remove_dir_all(&work);
-        fs_err::create_dir_all(&work).expect("work dir");
+        let Some(work) = fresh_work("recipe-repo-sources", &["rpmbuild", "createrepo_c", "rpm"])
+        else {
+            return;
+        };
         // Repository A (mini-tool 1.0, mini-extra, mini-system), named by a
         // release RPM; repository B (mini-tool 1.1), named by a .repo source.
         let (repo_a, repo_b) = mini_repos(&work);
