@@ -18,17 +18,9 @@ const LISTING: &str = "cd \"$1\" && find . -mindepth 1 -printf '%P|%y|%m|%U|%G|%
                        find . -type f -print0 | sort -z | xargs -0 -r md5sum";
 
 fn listing_on_host(dir: &Path) -> String {
-    let out = Command::new("sh")
-        .args(["-c", LISTING, "sh"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    slipway_test_support::process::run_stdout(
+        Command::new("sh").args(["-c", LISTING, "sh"]).arg(dir),
+    )
 }
 
 fn tar_names(layout: &Path, digest_hex: &str) -> Vec<String> {

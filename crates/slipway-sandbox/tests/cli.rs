@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{builder_image, mounts_under, scratch, slipway_bin};
 use slipway_test_support::builder::BuilderArch;
+use slipway_test_support::process::run_stdout;
 
 #[test]
 fn slipway_run_on_the_i386_builder_image_prints_i686() {
@@ -15,37 +16,25 @@ fn slipway_run_on_the_i386_builder_image_prints_i686() {
         return;
     };
     let store = scratch("cli-i386");
-    let out = Command::new(slipway_bin())
-        .arg("run")
-        .arg("--platform")
-        .arg("linux/386")
-        .arg(format!("oci:{}:latest", image.display()))
-        .arg("--")
-        .args(["uname", "-m"])
-        .env("SLIPWAY_STORE", &store)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "i686");
+    let run = |extra: &[&str]| {
+        run_stdout(
+            Command::new(slipway_bin())
+                .arg("run")
+                .args(extra)
+                .env("SLIPWAY_STORE", &store),
+        )
+    };
+    let image_ref = format!("oci:{}:latest", image.display());
+    let out = run(&["--platform", "linux/386", &image_ref, "--", "uname", "-m"]);
+    assert_eq!(out.trim(), "i686");
     // A 32-bit userland really runs: the shell is an i386 ELF.
-    let out = Command::new(slipway_bin())
-        .arg("run")
-        .arg(format!("oci:{}:latest", image.display()))
-        .arg("--")
-        .args(["sh", "-c", "uname -m; od -An -tx1 -j4 -N1 /bin/dash"])
-        .env("SLIPWAY_STORE", &store)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = run(&[
+        &image_ref,
+        "--",
+        "sh",
+        "-c",
+        "uname -m; od -An -tx1 -j4 -N1 /bin/dash",
+    ]);
     assert_eq!(
         text.split_whitespace().collect::<Vec<_>>(),
         ["i686", "01"],
