@@ -296,7 +296,22 @@ fn prepare_target(root: &Path, path: &Path, kind: Target) -> io::Result<PathBuf>
                 )
                 .map_err(|e| at(&prefix, e))?
             }
-            Err(e) => return Err(at(&prefix, e)),
+            Err(e) => {
+                // A symlink that loops or escapes: name it and where it points
+                // (`/tmp -> /tmp/x/host-tmp` loops once the rootfs is `/`).
+                if let Ok(target) = nix::fcntl::readlinkat(&current, *name) {
+                    return Err(io::Error::new(
+                        nix_err(e).kind(),
+                        format!(
+                            "mount point `/{}` in the rootfs is a symlink to `{}`, which cannot \
+                             be resolved inside the rootfs: {e}",
+                            prefix.display(),
+                            target.to_string_lossy()
+                        ),
+                    ));
+                }
+                return Err(at(&prefix, e));
+            }
         };
         let is_dir = fstat(&fd)
             .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)

@@ -154,3 +154,26 @@ fn steps_run_with_syncs_discarded_unless_asked() {
     let out = common::output_of(&sandbox, &[builder], &step);
     assert!(out.contains("Seccomp:\t0"), "{out}");
 }
+
+#[test]
+fn a_symlink_loop_at_a_mount_point_is_refused_naming_the_symlink_and_its_target() {
+    let Some(builder) = builder() else { return };
+    let dir = scratch("hostile-loop");
+    // Inside the rootfs `/tmp` resolves through itself: what a checkout under
+    // the host's `/tmp` gives for `/tmp -> <checkout>/…`.
+    let layer = hostile_layer(&dir, &[("tmp", "/tmp/inner/host-tmp")]);
+    let sandbox = Sandbox::new(dir.join("scratch"));
+    let err = sandbox
+        .run(
+            &Base::Overlay(vec![layer, builder]),
+            &sh("loop", "echo probe > /tmp/probe"),
+        )
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("mount point `/tmp`") && text.contains("symlink to `/tmp/inner/host-tmp`"),
+        "{text}"
+    );
+    assert!(mounts_under(&dir).is_empty());
+    assert!(entries(&dir.join("scratch")).is_empty());
+}
