@@ -157,3 +157,40 @@ fn persistent_faults_end_in_one_clear_error() {
             .any(|n| n.starts_with(".tmp") || big.ends_with(n.as_str()))
     );
 }
+
+#[test]
+fn a_manifest_whose_bytes_do_not_match_its_digest_is_refused() {
+    let Some((_registry, proxy, (digest, _big, _config))) = setup("faults-manifest") else {
+        return;
+    };
+    // By digest: the digest asked for is the one expected. By tag: the
+    // registry's `Docker-Content-Digest` header.
+    for (name, reference) in [
+        ("by-digest", format!("img@{digest}")),
+        ("by-tag", "img:v1".into()),
+    ] {
+        proxy.inject("/manifests/", Fault::Tamper, 1);
+        let dest = scratch(&format!("faults-manifest-{name}")).join("layout");
+        let reference = Reference::parse(&format!("{}/faults/{reference}", proxy.host())).unwrap();
+        let err = pull_blocking(&options(None), &reference, &dest, &PullOptions::default())
+            .expect_err("a tampered manifest must be refused");
+        match &err {
+            Error::DigestMismatch {
+                url,
+                expected,
+                actual,
+            } => {
+                assert!(url.contains("/manifests/"), "{url}");
+                assert_eq!(expected, &digest, "{name}");
+                assert_ne!(actual, &digest, "{name}");
+            }
+            other => panic!("{name}: expected a digest mismatch, got {other:?}"),
+        }
+        assert!(
+            leftovers(&dest).is_empty(),
+            "{name}: {:?}",
+            leftovers(&dest)
+        );
+    }
+    assert_eq!(proxy.pending(), 0);
+}

@@ -55,6 +55,7 @@ pub struct TestRegistry {
     auth: RegistryAuth,
     dir: PathBuf,
     issuer: Option<TokenIssuer>,
+    ca_dir: Option<PathBuf>,
     _child: ChildGuard,
 }
 
@@ -63,6 +64,25 @@ impl TestRegistry {
     /// CI) when `docker-registry`, `htpasswd` or `openssl` is missing.
     #[track_caller]
     pub fn start(auth: RegistryAuth) -> Option<Self> {
+        Self::start_with(auth, false)
+    }
+
+    /// An anonymous registry serving HTTPS with a certificate for
+    /// `127.0.0.1` signed by a CA of its own, which no system trust store
+    /// holds: clients need [`TestRegistry::ca_dir`] (`--cert-dir`).
+    #[track_caller]
+    pub fn start_tls() -> Option<Self> {
+        Self::start_with(RegistryAuth::Anonymous, true)
+    }
+
+    /// The directory holding the CA certificate (`ca.crt`) of a
+    /// [`TestRegistry::start_tls`] registry.
+    pub fn ca_dir(&self) -> Option<&Path> {
+        self.ca_dir.as_deref()
+    }
+
+    #[track_caller]
+    fn start_with(auth: RegistryAuth, tls: bool) -> Option<Self> {
         let registry_bin = require_tool("docker-registry")?;
         let port = free_port();
         let dir = generated_dir("registry").join(format!("{}-{port}", std::process::id()));
@@ -96,8 +116,14 @@ impl TestRegistry {
                 section
             }
         };
+        let (tls_section, ca_dir) = if tls {
+            let (section, ca_dir) = make_tls_certs(&dir)?;
+            (section, Some(ca_dir))
+        } else {
+            (String::new(), None)
+        };
         let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: slipway-test-secret\n{auth_section}",
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: slipway-test-secret\n{tls_section}{auth_section}",
             dir.join("data").display()
         );
         let config_path = dir.join("config.yml");
@@ -121,6 +147,7 @@ impl TestRegistry {
             auth,
             dir,
             issuer,
+            ca_dir,
             _child: child,
         })
     }
@@ -471,6 +498,83 @@ fn serve_token(
     )
 }
 
+/// A CA (`<dir>/ca/ca.crt`) and a server certificate for `127.0.0.1` signed
+/// by it, made with `openssl`; returns the registry's `tls:` config lines and
+/// the CA directory.
+fn make_tls_certs(dir: &Path) -> Option<(String, PathBuf)> {
+    let openssl = require_tool("openssl")?;
+    let ca_dir = dir.join("ca");
+    fs_err::create_dir_all(&ca_dir).expect("create CA dir");
+    let (ca_key, ca_crt) = (dir.join("ca.key"), ca_dir.join("ca.crt"));
+    let (key, csr, crt) = (
+        dir.join("server.key"),
+        dir.join("server.csr"),
+        dir.join("server.crt"),
+    );
+    let p = |p: &Path| p.to_string_lossy().into_owned();
+    let runs: [Vec<String>; 3] = [
+        vec![
+            "req".into(),
+            "-x509".into(),
+            "-newkey".into(),
+            "rsa:2048".into(),
+            "-nodes".into(),
+            "-keyout".into(),
+            p(&ca_key),
+            "-out".into(),
+            p(&ca_crt),
+            "-days".into(),
+            "3650".into(),
+            "-subj".into(),
+            "/CN=slipway test CA".into(),
+        ],
+        vec![
+            "req".into(),
+            "-newkey".into(),
+            "rsa:2048".into(),
+            "-nodes".into(),
+            "-keyout".into(),
+            p(&key),
+            "-out".into(),
+            p(&csr),
+            "-subj".into(),
+            "/CN=127.0.0.1".into(),
+            "-addext".into(),
+            "subjectAltName=IP:127.0.0.1".into(),
+        ],
+        vec![
+            "x509".into(),
+            "-req".into(),
+            "-in".into(),
+            p(&csr),
+            "-CA".into(),
+            p(&ca_crt),
+            "-CAkey".into(),
+            p(&ca_key),
+            "-CAcreateserial".into(),
+            "-out".into(),
+            p(&crt),
+            "-days".into(),
+            "3650".into(),
+            "-copy_extensions".into(),
+            "copy".into(),
+        ],
+    ];
+    for args in runs {
+        let out = Command::new(&openssl)
+            .args(&args)
+            .output()
+            .expect("run openssl");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    }
+    let section = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        crt.display(),
+        key.display()
+    );
+    Some((section, ca_dir))
+}
+
 /// A fault the proxy can inject into a matching request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -482,6 +586,10 @@ pub enum Fault {
     Truncate,
     /// Forward, but flip one byte in the middle of the body.
     Corrupt,
+    /// Forward, but change the first hex digit after the body's first
+    /// `sha256:`: still valid JSON of the same length, a manifest that names
+    /// another blob (what a tampering mirror would serve).
+    Tamper,
 }
 
 #[derive(Debug)]
@@ -641,6 +749,12 @@ fn proxy_connection(
             Some(Fault::Corrupt) if !body.is_empty() => {
                 let mid = body.len() / 2;
                 body[mid] ^= 0xff;
+            }
+            Some(Fault::Tamper) => {
+                if let Some(at) = body.windows(7).position(|w| w == b"sha256:") {
+                    let digit = &mut body[at + 7];
+                    *digit = if *digit == b'0' { b'1' } else { b'0' };
+                }
             }
             _ => {}
         }
