@@ -65,6 +65,7 @@ mod import;
 mod json;
 mod layer;
 mod layout;
+mod platform_index;
 pub mod tar;
 mod transport;
 mod unpack;
@@ -82,6 +83,7 @@ pub use layer::{
 };
 pub use layout::{Blob, BlobWriter, OciLayout, REF_NAME_ANNOTATION, ref_name, validate_tag};
 pub use oci_spec;
+pub use platform_index::write_platform_index;
 pub use transport::{
     ImageRef, LocalImage, TRANSPORTS, copy, copy_blob, inspect_json, write_image_to,
 };
