@@ -162,10 +162,17 @@ fn system_installs(recipe: &Recipe) -> Vec<Vec<String>> {
 fn no_kernel_devel_as_in_the_published_images() {
     let installs = system_installs(&load());
     assert!(
-        !installs.iter().flatten().any(|p| p.starts_with("kernel-devel")),
+        !installs
+            .iter()
+            .flatten()
+            .any(|p| p.starts_with("kernel-devel")),
         "the original's kernel-devel-$(uname -r) matched nothing: {installs:?}"
     );
-    assert_eq!(installs[0], ["wget"], "wget first, on its own, as the original");
+    assert_eq!(
+        installs[0],
+        ["wget"],
+        "wget first, on its own, as the original"
+    );
 }
 
 #[test]
