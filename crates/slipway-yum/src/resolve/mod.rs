@@ -438,3 +438,81 @@ fn erase(installed: &[Package], specs: &[String]) -> Result<Transaction> {
     });
     Ok(Transaction { items, skipped })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evr::Evr;
+    use crate::repodata::Checksum;
+    use crate::repofile::RepoConfig;
+
+    fn pkg(name: &str) -> Package {
+        Package {
+            name: name.into(),
+            arch: "x86_64".into(),
+            evr: Evr::new(0, "1.0", "1"),
+            checksum: Checksum {
+                kind: "sha256".into(),
+                value: "0".repeat(64),
+            },
+            location: format!("{name}.rpm"),
+            location_base: None,
+            size: 1,
+            sourcerpm: String::new(),
+            provides: vec![Dep::name(name)],
+            requires: Vec::new(),
+            conflicts: Vec::new(),
+            obsoletes: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    fn request(job: Job, specs: &[&str]) -> Request {
+        Request {
+            job,
+            specs: specs.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn names_that_match_nothing_are_skipped_beside_others_and_an_error_alone() {
+        let repos = vec![Repo::from_packages(
+            RepoConfig::with_baseurl("base", "file:///r"),
+            vec![pkg("wget"), pkg("gettext")],
+        )];
+        let installed = vec![pkg("gettext")];
+        for (job, specs, names, skipped) in [
+            (
+                Job::Install,
+                &["nope", "wget"][..],
+                vec!["wget"],
+                vec!["nope"],
+            ),
+            (
+                Job::Erase,
+                &["gtk2", "gettext", "avahi"][..],
+                vec!["gettext"],
+                vec!["gtk2", "avahi"],
+            ),
+            (Job::Update, &["gettext", "wget"][..], vec![], vec!["wget"]),
+        ] {
+            let tx = resolve(&repos, &installed, &request(job, specs), "x86_64").unwrap();
+            let got: Vec<&str> = tx.items.iter().map(|i| i.package.name.as_str()).collect();
+            assert_eq!(
+                (got, tx.skipped),
+                (names, skipped.iter().map(|s| s.to_string()).collect())
+            );
+        }
+        for job in [Job::Install, Job::Erase, Job::Update] {
+            let err = resolve(
+                &repos,
+                &installed,
+                &request(job, &["nope", "gtk2"]),
+                "x86_64",
+            )
+            .unwrap_err()
+            .to_string();
+            assert_eq!(err, "no package matches `nope`, `gtk2`", "{job:?}");
+        }
+    }
+}
