@@ -312,11 +312,7 @@ fn run_real_script(root: &Path, name: &str, env: &[(&str, &str)]) -> String {
         .join(name);
     fs_err::create_dir_all(root.join("tmp")).expect("/tmp");
     fs_err::copy(&real, root.join("tmp").join(name)).expect("copy the script");
-    let out = Command::new("chroot")
-        .arg(root)
-        .args(["/bin/bash", &format!("/tmp/{name}")])
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+    let out = chroot(root, &format!("bash /tmp/{name}"))
         .env("LD_LIBRARY_PATH", "/usr/local/lib")
         .envs(env.iter().copied())
         .output()
@@ -328,6 +324,16 @@ fn run_real_script(root: &Path, name: &str, env: &[(&str, &str)]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// `sh -c SCRIPT` in a chroot of `root`, with a clean environment.
+fn chroot(root: &Path, script: &str) -> Command {
+    let mut cmd = Command::new("/usr/sbin/chroot");
+    cmd.arg(root)
+        .args(["/bin/sh", "-c", script])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+    cmd
 }
 
 /// The real recipes' scripts that can run over the mini image: the smoke
@@ -347,11 +353,7 @@ fn real_step_scripts_over(root: &Path) {
     fs_err::set_permissions(&yum, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
     run_real_script(root, "yum-wrapper.sh", &[]);
-    let wrapped = Command::new("chroot")
-        .arg(root)
-        .args(["/bin/sh", "-c", "yum install wget"])
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+    let wrapped = chroot(root, "yum install wget")
         .output()
         .expect("chroot yum");
     assert_eq!(
