@@ -1451,7 +1451,8 @@ mod repo_sources {
                     "platform = \"linux/amd64\"\n{releasever}[base]\n\
                      ref = \"registry.invalid/base:1\"\nplatform = \"linux/amd64\"\n\
                      [[repos]]\nname = \"mini\"\nfile = \"mini.repo\"\n\
-                     [[steps]]\nname = \"pkgs\"\npackages = [{{ install = [\"mini-tool\"] }}]\n"
+                     [[steps]]\nname = \"pkgs\"\n\
+                     packages = [{{ install = [\"mini-tool\", \"no-such-package\"] }}]\n"
                 ),
             )
             .expect("recipe");
@@ -1476,7 +1477,18 @@ mod repo_sources {
                     offline: false,
                 },
             )
-            .map(|r| r.ops.len())
+            .map(|r| {
+                // yum 3: the name that matches nothing is skipped, and the
+                // lock entry says so.
+                let entry = r.to_locked("pkgs", "sha256:r", 1).expect("lock entry");
+                let skipped: Vec<(u32, &str)> = entry
+                    .skipped
+                    .iter()
+                    .map(|s| (s.op, s.name.as_str()))
+                    .collect();
+                assert_eq!(skipped, [(1, "no-such-package")]);
+                r.ops.len()
+            })
         };
         assert_eq!(
             resolve_with("recipe", Some("6"), &[]).expect("from the recipe"),
