@@ -17,9 +17,10 @@ cd /tmp
 tar -xzf "/inputs/python-${PY_VER}/Python-${PY_VER}.tgz"
 cd "Python-${PY_VER}"
 mkdir -p "${prefix}/lib"
-# -Wformat: https://bugs.python.org/issue17547
-CFLAGS="-Wformat" ./configure --prefix="${prefix}" --disable-shared ${unicode_flags} > /dev/null
-make -j"$(nproc)" > /dev/null
+# No CFLAGS, as the original (they end up in sysconfig, which every
+# extension build reads); -j2 as the original.
+./configure --prefix="${prefix}" --disable-shared ${unicode_flags:+"${unicode_flags}"} > /dev/null
+make -j2 > /dev/null
 make install > /dev/null
 cd /tmp && rm -rf "Python-${PY_VER}"
 # Some Pythons install as bin/python3 only.

@@ -1,10 +1,13 @@
 #!/bin/bash
 # Every Python must say it is manylinux2010-compatible and verify TLS
 # certificates (the TLS check needs the network: the step says so).
+# SMOKE_TESTS_OFFLINE=1 skips the TLS check (the e2e test runs these checks
+# over its mini image without a network; the recipe never sets it).
 set -euxo pipefail
 cat > /tmp/manylinux-check.py <<'PY'
 # Exit 0 when this interpreter runs on a manylinux2010 system (glibc >= 2.12
-# on x86_64 or i686), as PEP 571's reference check does.
+# on x86_64 or i686). The original's manylinux1-check.py asked for glibc
+# >= 2.5 (PEP 513's floor); 2.12 is PEP 571's, and the image has 2.12.
 import ctypes
 import platform
 import sys
@@ -32,9 +35,15 @@ if not have_glibc(2, 12):
 print("%s is manylinux2010 compatible" % sys.executable)
 PY
 cat > /tmp/ssl-check.py <<'PY'
-# A good certificate verifies, a self-signed one is refused.
+# A good certificate verifies, a self-signed one is refused. Pythons older
+# than 3.4 do not verify certificates by default: skipped, as the original
+# ssl-check.py skips them.
 import os
 import sys
+if sys.version_info[:2] < (3, 4):
+    print("%s: Python %d.%d does not verify certificates by default, skipped"
+          % ((sys.executable,) + sys.version_info[:2]))
+    sys.exit(0)
 try:
     from urllib.request import urlopen
 except ImportError:
@@ -53,5 +62,7 @@ else:
 PY
 for PYTHON in /opt/python/*/bin/python; do
     "${PYTHON}" /tmp/manylinux-check.py
-    "${PYTHON}" /tmp/ssl-check.py
+    if [ "${SMOKE_TESTS_OFFLINE:-0}" != 1 ]; then
+        "${PYTHON}" /tmp/ssl-check.py
+    fi
 done

@@ -2,13 +2,14 @@
 //!
 //! - `test`     the full suite: installs the test world's Debian packages (as root),
 //!   checks formatting and clippy, then runs every test with real peers required.
-//! - `tidy`     `cargo fmt --check`, `cargo clippy --all-targets -- -D warnings` and
-//!   `cargo doc` with `-D warnings`.
+//! - `tidy`     `shellcheck` of the step scripts, `cargo fmt --check`,
+//!   `cargo clippy --all-targets -- -D warnings` and `cargo doc` with `-D warnings`.
 //! - `bench <area>` benchmarks against a real peer and prints ratios.
 //! - `demo`     builds the mini-manylinux image offline, end to end.
 
 mod bench;
 mod demo;
+mod shellcheck;
 mod util;
 
 use anyhow::{Context, Result, anyhow};
@@ -44,6 +45,8 @@ pub(crate) const TEST_WORLD_PACKAGES: &[&str] = &[
     "patch",
     "qemu-system-x86",
     "linux-image-amd64",
+    // xtask tidy: the step scripts of layers/ and of the mini world
+    "shellcheck",
 ];
 
 const USAGE: &str = "usage: cargo xtask <test|tidy|bench AREA|demo>";
@@ -90,6 +93,7 @@ fn test(extra: &[String]) -> Result<()> {
 }
 
 fn tidy() -> Result<()> {
+    shellcheck::check()?;
     util::cargo(&["fmt", "--all", "--", "--check"])
         .context("`cargo fmt --all` would change files")?;
     util::cargo(&[

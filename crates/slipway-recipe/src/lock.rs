@@ -66,6 +66,21 @@ pub struct LockedStep {
     /// The packages erased by the step, sorted by operation, then NEVRA.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub erased: Vec<LockedErase>,
+    /// Names of the step's operations that matched nothing and were skipped,
+    /// as yum 3 skips them (sorted by operation, then name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<LockedSkip>,
+}
+
+/// A name of a package operation that matched nothing when the step was
+/// resolved (yum 3: "No package … available", "No Match for argument").
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedSkip {
+    /// The package operation of the step (1 = the first).
+    pub op: u32,
+    /// The name as the recipe writes it.
+    pub name: String,
 }
 
 /// One package of a locked transaction.
@@ -159,6 +174,7 @@ impl Lock {
             for step in &mut image.steps {
                 step.packages.sort();
                 step.erased.sort();
+                step.skipped.sort();
             }
         }
         lock.sources.sort();

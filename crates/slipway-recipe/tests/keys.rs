@@ -130,6 +130,7 @@ fn the_locked_package_set_and_base_digest_are_part_of_the_key() {
                         op: 1,
                         nevra: "vim-7.4-1.x86_64".into(),
                     }],
+                    skipped: Vec::new(),
                 }],
                 ..LockedImage::default()
             },

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use slipway_recipe::lock::{LockedErase, LockedImage, LockedPackage, LockedStep};
+use slipway_recipe::lock::{LockedErase, LockedImage, LockedPackage, LockedSkip, LockedStep};
 use slipway_recipe::{Lock, Plan, Recipe};
 
 const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -53,6 +53,11 @@ fn entry(dir: &Path) -> LockedStep {
             op: 3,
             nevra: "vim-enhanced-7.4-1.el6.x86_64".into(),
         }],
+        // A name the erase did not find installed, skipped as yum 3 does.
+        skipped: vec![LockedSkip {
+            op: 3,
+            name: "wireless-tools".into(),
+        }],
     }
 }
 
@@ -72,12 +77,18 @@ fn package_entries_round_trip_in_one_canonical_text() {
     let text = lock.to_toml();
     // Sorted by operation, then name; every field a build needs.
     let ops: Vec<&str> = text.lines().filter(|l| l.starts_with("op = ")).collect();
-    assert_eq!(ops, ["op = 1", "op = 2", "op = 2", "op = 3"], "{text}");
+    assert_eq!(
+        ops,
+        ["op = 1", "op = 2", "op = 2", "op = 3", "op = 3"],
+        "{text}"
+    );
     for want in [
         "[[image.step]]",
         "[[image.step.package]]",
         "[[image.step.erased]]",
         "nevra = \"vim-enhanced-7.4-1.el6.x86_64\"",
+        "[[image.step.skipped]]",
+        "name = \"wireless-tools\"",
         "name = \"cpp\"",
         "url = \"http://127.0.0.1/repo/gcc-4.4.7.rpm\"",
         "request = \"sha256:",

@@ -63,11 +63,20 @@ fn the_three_images_and_the_builder_stage() {
             image.config.env["PATH"],
             "/opt/rh/devtoolset-2/root/usr/bin:$PATH"
         );
-        assert_eq!(
-            image.steps.last().map(|s| s.name.as_str()),
-            Some("smoke-tests")
-        );
+        // The original's order at the end: smoke tests, then the libc headers.
+        let names: Vec<&str> = image.steps.iter().map(|s| s.name.as_str()).collect();
+        let at = |n: &str| names.iter().position(|s| *s == n).expect(n);
+        assert!(at("cleanup-files") < at("smoke-tests"));
+        assert!(at("smoke-tests") + 1 == at("libc-headers"));
+        assert!(at("yum-wrapper") < at("cleanup-packages"));
+        assert!(at("devtools-repo") < at("system-packages"));
     }
+    assert_eq!(
+        i686.steps.last().map(|s| s.name.as_str()),
+        Some("linux32"),
+        "the i686 image puts its linux32 stub in place last"
+    );
+    assert!(x86.step("linux32").is_none());
 }
 
 #[test]
@@ -134,27 +143,36 @@ fn every_source_is_pinned_or_signed() {
     );
 }
 
-#[test]
-fn kernel_devel_is_pinned_not_uname() {
-    let recipe = load();
+/// The install operations of the `system-packages` step, in order.
+fn system_installs(recipe: &Recipe) -> Vec<Vec<String>> {
     let x86 = recipe.image("manylinux2010_x86_64").expect("x86_64");
     let step = x86.step("system-packages").expect("system-packages");
     let Action::Packages(ops) = &step.action else {
         panic!("a package step")
     };
-    let installs: Vec<&String> = ops
-        .iter()
-        .filter_map(|o| {
-            if let PackageOp::Install(v) = o {
-                Some(v)
-            } else {
-                None
-            }
+    ops.iter()
+        .filter_map(|o| match o {
+            PackageOp::Install(v) => Some(v.clone()),
+            _ => None,
         })
-        .flatten()
-        .collect();
-    assert!(installs.iter().any(|p| *p == "kernel-devel-2.6.32-696.el6"));
-    assert!(!installs.iter().any(|p| p.contains("uname")));
+        .collect()
+}
+
+#[test]
+fn no_kernel_devel_as_in_the_published_images() {
+    let installs = system_installs(&load());
+    assert!(
+        !installs
+            .iter()
+            .flatten()
+            .any(|p| p.starts_with("kernel-devel")),
+        "the original's kernel-devel-$(uname -r) matched nothing: {installs:?}"
+    );
+    assert_eq!(
+        installs[0],
+        ["wget"],
+        "wget first, on its own, as the original"
+    );
 }
 
 #[test]

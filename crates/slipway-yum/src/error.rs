@@ -78,9 +78,11 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
-    /// A request names something no repository has.
-    #[error("no package matches `{0}`")]
-    NoMatch(String),
+    /// None of the names of a request matches anything (yum 3: "Nothing to
+    /// do"); names that match nothing beside others that match are only
+    /// reported, in [`crate::resolve::Transaction::skipped`].
+    #[error("no package matches {}", quoted(.0))]
+    NoMatch(Vec<String>),
     /// The request cannot be satisfied.
     #[error("the request cannot be satisfied:\n{0}")]
     Unsatisfiable(String),
@@ -112,6 +114,15 @@ pub enum Error {
         /// Why.
         message: String,
     },
+}
+
+/// `a`, `b` as "`a`, `b`".
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Result with slipway-yum's [`Error`].

@@ -1,6 +1,8 @@
 //! ORACLE: slipway's resolver against Debian's dnf 4 (libsolv) on the same
 //! fixture repos served over HTTP on 127.0.0.1. Each case compares the set
-//! of NEVRAs installed and the set removed.
+//! of NEVRAs installed, the set removed, and the names skipped because they
+//! match nothing (dnf with `strict=0`, as yum 3: skipped when others match;
+//! slipway, as the yum 3 of the recipes: an error when none matches).
 
 mod common;
 
@@ -185,6 +187,46 @@ const CASES: &[Case] = &[
         Job::Update,
         &[],
     ),
+    // yum 3: "No package no-such-package available." and the rest goes on.
+    case(
+        "install: a missing name beside present ones is skipped",
+        &[],
+        Job::Install,
+        &["no-such-package", "foo", "also-missing"],
+    ),
+    case(
+        "install: no name matches anything",
+        &[],
+        Job::Install,
+        &["no-such-package", "also-missing"],
+    ),
+    // yum 3: "No Match for argument: wireless-tools", the rest is erased
+    // (the manylinux clean-up's erase list).
+    case(
+        "erase: names not installed beside installed ones are skipped",
+        BASE_SET,
+        Job::Erase,
+        &["wireless-tools", "libfoo", "lib32only", "bar"],
+    ),
+    case(
+        "erase: no name is installed",
+        BASE_SET,
+        Job::Erase,
+        &["wireless-tools", "gtk2"],
+    ),
+    // yum 3: "Package(s) lib32only available, but not installed."
+    case(
+        "update: a name not installed beside an installed one",
+        BASE_SET,
+        Job::Update,
+        &["lib32only", "foo", "no-such-package"],
+    ),
+    case(
+        "update: no name is installed",
+        BASE_SET,
+        Job::Update,
+        &["lib32only", "no-such-package"],
+    ),
     Case {
         arch: "i686",
         ..case(
@@ -201,7 +243,12 @@ enum Answer {
     Tx {
         install: BTreeSet<String>,
         remove: BTreeSet<String>,
+        /// Specs that matched nothing, in request order.
+        skipped: Vec<String>,
     },
+    /// None of the specs matches anything: dnf (`strict=0`) does nothing,
+    /// yum 3 says "Nothing to do", slipway refuses with an error naming them.
+    NothingMatches(Vec<String>),
     Unsatisfiable(String),
 }
 
@@ -229,16 +276,21 @@ fn dnf_answer(world: &World, case: &Case, root: &Path, cache: &Path) -> Answer {
     if let Some(e) = v.get("error") {
         return Answer::Unsatisfiable(e.as_str().unwrap_or_default().to_owned());
     }
-    let set = |k: &str| -> BTreeSet<String> {
+    let list = |k: &str| -> Vec<String> {
         v[k].as_array()
             .unwrap()
             .iter()
             .map(|s| s.as_str().unwrap().to_owned())
             .collect()
     };
+    let skipped = list("skipped");
+    if !case.specs.is_empty() && skipped.len() == case.specs.len() {
+        return Answer::NothingMatches(skipped);
+    }
     Answer::Tx {
-        install: set("install"),
-        remove: set("remove"),
+        install: list("install").into_iter().collect(),
+        remove: list("remove").into_iter().collect(),
+        skipped,
     }
 }
 
@@ -252,8 +304,13 @@ fn slipway_answer(repos: &[Repo], case: &Case) -> Answer {
     match resolve(repos, &installed, &request, case.arch) {
         Ok(tx) => {
             let (install, remove) = tx.install_and_remove_sets();
-            Answer::Tx { install, remove }
+            Answer::Tx {
+                install,
+                remove,
+                skipped: tx.skipped,
+            }
         }
+        Err(slipway_yum::Error::NoMatch(names)) => Answer::NothingMatches(names),
         Err(e) => Answer::Unsatisfiable(e.to_string()),
     }
 }
@@ -311,19 +368,22 @@ fn check_all(format: Format) {
         let ours = slipway_answer(repos, case);
         let agree = match (&dnf, &ours) {
             (Answer::Unsatisfiable(_), Answer::Unsatisfiable(_)) => true,
+            (Answer::NothingMatches(d), Answer::NothingMatches(o)) => d == o,
             (
                 Answer::Tx {
                     install: di,
                     remove: dr,
+                    skipped: ds,
                 },
                 Answer::Tx {
                     install: oi,
                     remove: or,
+                    skipped: os,
                 },
             ) => {
                 let mut expected = oi.clone();
                 expected.extend(case.dnf_extra.iter().map(|s| s.to_string()));
-                *di == expected && dr == or
+                *di == expected && dr == or && ds == os
             }
             _ => false,
         };

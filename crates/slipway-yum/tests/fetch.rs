@@ -351,6 +351,7 @@ fn gpgcheck_verifies_signatures_with_the_repo_key() {
                 repo: "signed".into(),
                 replaces: vec![],
             }],
+            skipped: vec![],
         };
         Lock::from_transaction(&tx, &repos)
     };

@@ -5,6 +5,7 @@
 //! a `from-image` consumer. It compiles CPython once (the reproducibility
 //! proof in `reproducible.rs` compiles it three more times).
 
+use std::path::Path;
 use std::process::Command;
 
 use slipway_e2e::world::{World, digest_of, ok, ran_and_cached, skopeo_inspect, umoci_unpack};
@@ -152,6 +153,7 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
 
     // The package step: installed, updated, erased, scriptlets run, rpmdb right.
     let root = bundle.join("rootfs");
+    real_step_scripts_over(&root);
     assert_eq!(
         fs_err::read_to_string(root.join("usr/share/mini-tool/version")).expect("mini-tool"),
         "1.1\n"
@@ -299,5 +301,90 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
         stderr.contains("holds one image but 2 published images were built")
             && stderr.contains("{image}"),
         "{stderr}"
+    );
+}
+
+/// Run `layers/steps/NAME` (the real recipe's script, not a fixture copy) in
+/// a chroot of `root` with `env`; its stdout, after asserting success.
+fn run_real_script(root: &Path, name: &str, env: &[(&str, &str)]) -> String {
+    let real = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../layers/steps")
+        .join(name);
+    fs_err::create_dir_all(root.join("tmp")).expect("/tmp");
+    fs_err::copy(&real, root.join("tmp").join(name)).expect("copy the script");
+    let out = chroot(root, &format!("bash /tmp/{name}"))
+        .env("LD_LIBRARY_PATH", "/usr/local/lib")
+        .envs(env.iter().copied())
+        .output()
+        .expect("chroot");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "layers/steps/{name}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `sh -c SCRIPT` in a chroot of `root`, with a clean environment.
+fn chroot(root: &Path, script: &str) -> Command {
+    let mut cmd = Command::new("/usr/sbin/chroot");
+    cmd.arg(root)
+        .args(["/bin/sh", "-c", script])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+    cmd
+}
+
+/// The real recipes' scripts that can run over the mini image: the smoke
+/// tests' checks (without the TLS part, which needs the internet) with its
+/// CPython, the yum wrapper (over a stand-in `/usr/bin/yum` that shows what
+/// it was given), and the libc header rewrite (C99 code still compiles).
+fn real_step_scripts_over(root: &Path) {
+    let said = run_real_script(root, "smoke-tests.sh", &[("SMOKE_TESTS_OFFLINE", "1")]);
+    assert!(
+        said.contains("/opt/python/cp311-cp311/bin/python is manylinux2010 compatible"),
+        "{said}"
+    );
+
+    let yum = root.join("usr/bin/yum");
+    assert!(!yum.exists(), "the mini image has no yum of its own");
+    fs_err::write(&yum, "#!/bin/sh\necho \"LD_PRELOAD=$LD_PRELOAD args=$*\"\n").expect("yum");
+    fs_err::set_permissions(&yum, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    run_real_script(root, "yum-wrapper.sh", &[]);
+    let wrapped = chroot(root, "yum install wget")
+        .output()
+        .expect("chroot yum");
+    assert_eq!(
+        String::from_utf8_lossy(&wrapped.stdout),
+        "LD_PRELOAD=/usr/lib64/libcurl.so.4 args=install wget\n",
+        "{}",
+        String::from_utf8_lossy(&wrapped.stderr)
+    );
+
+    run_real_script(root, "fix-libc-headers.sh", &[]);
+    fs_err::write(
+        root.join("tmp/c99.c"),
+        "#include <stdio.h>\n#include <string.h>\n#include <stdlib.h>\n\
+         int main(void) { puts(strchr(\"c99 ok\", 'c')); return EXIT_SUCCESS; }\n",
+    )
+    .expect("c99.c");
+    let built = Command::new("chroot")
+        .arg(root)
+        .args([
+            "/bin/sh",
+            "-c",
+            "gcc -std=c99 -O2 -o /tmp/c99 /tmp/c99.c && /tmp/c99",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .output()
+        .expect("chroot gcc");
+    assert_eq!(
+        String::from_utf8_lossy(&built.stdout),
+        "c99 ok\n",
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
     );
 }

@@ -342,7 +342,9 @@ fn resolve_round(
                 let _ = fs_err::remove_dir_all(dir);
             }
             let request = step_plan.request.clone().unwrap_or_default();
-            let locked = resolved?.to_locked(&step.name, &request, options.jobs.max(1))?;
+            let resolved = resolved?;
+            super::report_skipped(reporter, image, step, &resolved);
+            let locked = resolved.to_locked(&step.name, &request, options.jobs.max(1))?;
             reporter.event(&Event::Resolved {
                 image: &image.name,
                 step: &step.name,

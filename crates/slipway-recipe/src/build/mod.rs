@@ -104,6 +104,16 @@ pub enum Event<'a> {
         /// Packages erased.
         erased: usize,
     },
+    /// A name of a package operation matched nothing and was skipped, as
+    /// yum 3 does (a warning: the operation had other work).
+    Skipped {
+        /// Image.
+        image: &'a str,
+        /// Step.
+        step: &'a str,
+        /// The name.
+        name: &'a str,
+    },
     /// An image was written.
     Written {
         /// Image.
@@ -1018,6 +1028,7 @@ fn install_packages(
             (resolved, key)
         }
     };
+    report_skipped(reporter, image, step, &resolved);
     reporter.event(&Event::Running {
         image: &image.name,
         step: &step.name,
@@ -1043,6 +1054,22 @@ fn install_packages(
     let result = capture(store, image, step, plan, outcome, started, reporter);
     let _ = fs_err::remove_dir_all(&rpm_dir);
     result.map(|(layer, cached)| (layer, cached, key))
+}
+
+/// Warn about the names of a package step that matched nothing.
+fn report_skipped(
+    reporter: &dyn Reporter,
+    image: &Image,
+    step: &crate::model::Step,
+    resolved: &packages::Resolved,
+) {
+    for (_, name) in &resolved.skipped {
+        reporter.event(&Event::Skipped {
+            image: &image.name,
+            step: &step.name,
+            name,
+        });
+    }
 }
 
 /// Resolve package step `step` against what is installed in the rootfs it

@@ -25,7 +25,7 @@ use slipway_yum::source::{Format, LoadOptions, load_repos};
 use slipway_yum::store::Transport;
 
 use crate::error::{Error, Loc, Result};
-use crate::lock::{LockedErase, LockedStep};
+use crate::lock::{LockedErase, LockedSkip, LockedStep};
 use crate::model::{Image, PackageOp, Personality, RepoKind, Step};
 
 /// What `$releasever` expands to while neither the recipe nor the rootfs
@@ -113,6 +113,9 @@ pub(crate) struct Resolved {
     /// sha256 a downloaded file must have, by NEVRA, where the repository's
     /// checksum is of another kind (a locked package from a sha1 repo).
     file_sha256: BTreeMap<String, String>,
+    /// Names that matched nothing and were skipped, as yum 3 does:
+    /// `(operation (1 = first), name)`.
+    pub(crate) skipped: Vec<(u32, String)>,
 }
 
 /// What a package step reads besides the recipe: the image's fetched sources
@@ -223,6 +226,7 @@ impl Loaded {
             transport: self.transport,
             loc: loc.clone(),
             file_sha256,
+            skipped: Vec::new(),
         }
     }
 }
@@ -340,7 +344,8 @@ pub(crate) fn resolve_step(
         slipway_yum::resolve::parse_installed(installed_text, Path::new("rpm -qa"), repos)
             .map_err(yum_err(&step.loc, "the installed set"))?;
     let mut resolved = Vec::new();
-    for op in ops {
+    let mut skipped = Vec::new();
+    for (n, op) in (1u32..).zip(ops) {
         // `builddep`: the versions its BuildRequires ask for.
         let mut constraints: Vec<Dep> = Vec::new();
         let (job, specs) = match op {
@@ -376,6 +381,7 @@ pub(crate) fn resolve_step(
         };
         let tx = resolve(repos, &installed, &Request { job, specs }, arch)
             .map_err(yum_err(&step.loc, "resolving"))?;
+        skipped.extend(tx.skipped.iter().map(|name| (n, name.clone())));
         let (_, remove) = tx.install_and_remove_sets();
         let erased: Vec<String> = tx
             .items
@@ -410,7 +416,9 @@ pub(crate) fn resolve_step(
             });
         }
     }
-    Ok(loaded.into_resolved(resolved, &step.loc))
+    let mut resolved = loaded.into_resolved(resolved, &step.loc);
+    resolved.skipped = skipped;
+    Ok(resolved)
 }
 
 /// Resolve an `install-local` operation: the RPMs its globs match under the
@@ -590,7 +598,13 @@ pub(crate) fn locked_step(
             }
         }
     }
-    Ok(loaded.into_resolved_checked(resolved, &step.loc, file_sha256))
+    let mut resolved = loaded.into_resolved_checked(resolved, &step.loc, file_sha256);
+    resolved.skipped = locked
+        .skipped
+        .iter()
+        .map(|s| (s.op, s.name.clone()))
+        .collect();
+    Ok(resolved)
 }
 
 /// The repository package a lock entry names, with the sha256 the
@@ -791,8 +805,17 @@ impl Resolved {
                 nevra: nevra.clone(),
             }));
         }
+        step.skipped = self
+            .skipped
+            .iter()
+            .map(|(op, name)| LockedSkip {
+                op: *op,
+                name: name.clone(),
+            })
+            .collect();
         step.packages.sort();
         step.erased.sort();
+        step.skipped.sort();
         Ok(step)
     }
 
@@ -1428,7 +1451,8 @@ mod repo_sources {
                     "platform = \"linux/amd64\"\n{releasever}[base]\n\
                      ref = \"registry.invalid/base:1\"\nplatform = \"linux/amd64\"\n\
                      [[repos]]\nname = \"mini\"\nfile = \"mini.repo\"\n\
-                     [[steps]]\nname = \"pkgs\"\npackages = [{{ install = [\"mini-tool\"] }}]\n"
+                     [[steps]]\nname = \"pkgs\"\n\
+                     packages = [{{ install = [\"mini-tool\", \"no-such-package\"] }}]\n"
                 ),
             )
             .expect("recipe");
@@ -1453,7 +1477,18 @@ mod repo_sources {
                     offline: false,
                 },
             )
-            .map(|r| r.ops.len())
+            .map(|r| {
+                // yum 3: the name that matches nothing is skipped, and the
+                // lock entry says so.
+                let entry = r.to_locked("pkgs", "sha256:r", 1).expect("lock entry");
+                let skipped: Vec<(u32, &str)> = entry
+                    .skipped
+                    .iter()
+                    .map(|s| (s.op, s.name.as_str()))
+                    .collect();
+                assert_eq!(skipped, [(1, "no-such-package")]);
+                r.ops.len()
+            })
         };
         assert_eq!(
             resolve_with("recipe", Some("6"), &[]).expect("from the recipe"),

@@ -94,6 +94,10 @@ pub struct Item {
 pub struct Transaction {
     /// The lines.
     pub items: Vec<Item>,
+    /// The specs that matched nothing, in request order. yum 3 reports each
+    /// ("No package … available", "No Match for argument") and goes on with
+    /// the others; the caller should warn about them.
+    pub skipped: Vec<String>,
 }
 
 impl Transaction {
@@ -136,21 +140,26 @@ pub fn resolve(
     let cands = candidates(repos, installed, arch);
     let mut provider = Provider::new(arch, cands);
 
-    // Which specs match what.
+    // Which specs match what. A spec that matches nothing is skipped, as
+    // yum 3 does, unless no spec matches anything.
     let mut spec_reqs = Vec::new();
-    for (n, text) in request.specs.iter().enumerate() {
+    let mut skipped = Vec::new();
+    for text in &request.specs {
         let from_repos = request.job == Job::Install;
         let matched = spec::match_spec(&provider, text, from_repos);
         if matched.is_empty() {
-            return Err(Error::NoMatch(text.clone()));
+            skipped.push(text.clone());
+            continue;
         }
         for &id in &matched {
             provider.targets.insert(provider.name_of(id));
         }
+        let n = provider.specs.len();
         provider.specs.push(matched.iter().copied().collect());
         provider.spec_text.push(text.clone());
         spec_reqs.push((n, matched));
     }
+    check_some_matched(&request.specs, &skipped)?;
     if request.job == Job::Update && request.specs.is_empty() {
         provider.targets = provider.installed.keys().copied().collect();
     }
@@ -231,7 +240,18 @@ pub fn resolve(
         }
     };
     let provider = solver.provider();
-    Ok(transaction(provider, repos, &solution))
+    let mut tx = transaction(provider, repos, &solution);
+    tx.skipped = skipped;
+    Ok(tx)
+}
+
+/// yum 3 goes on when some names match nothing; when none of the names
+/// matches anything there is nothing to do, and that is an error naming them.
+fn check_some_matched(specs: &[String], skipped: &[String]) -> Result<()> {
+    if !specs.is_empty() && skipped.len() == specs.len() {
+        return Err(Error::NoMatch(skipped.to_vec()));
+    }
+    Ok(())
 }
 
 /// Candidates: repository packages for this machine's arches (priorities
@@ -346,20 +366,26 @@ fn transaction(
             &b.package.arch,
         ))
     });
-    Transaction { items }
+    Transaction {
+        items,
+        skipped: Vec::new(),
+    }
 }
 
 /// `yum erase`: the named installed packages and, transitively, every
-/// installed package whose requirements no longer hold.
+/// installed package whose requirements no longer hold. Names that match
+/// no installed package are skipped (unless none matches).
 fn erase(installed: &[Package], specs: &[String]) -> Result<Transaction> {
     let mut removed: BTreeSet<usize> = BTreeSet::new();
+    let mut skipped = Vec::new();
     for text in specs {
         let hits = spec::match_installed(installed, text);
         if hits.is_empty() {
-            return Err(Error::NoMatch(text.clone()));
+            skipped.push(text.clone());
         }
         removed.extend(hits);
     }
+    check_some_matched(specs, &skipped)?;
     let satisfied = |dep: &Dep, removed: &BTreeSet<usize>, me: usize| {
         installed.iter().enumerate().any(|(i, p)| {
             (i == me || !removed.contains(&i))
@@ -410,5 +436,83 @@ fn erase(installed: &[Package], specs: &[String]) -> Result<Transaction> {
     items.sort_by(|a, b| {
         (&a.package.name, &a.package.arch).cmp(&(&b.package.name, &b.package.arch))
     });
-    Ok(Transaction { items })
+    Ok(Transaction { items, skipped })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evr::Evr;
+    use crate::repodata::Checksum;
+    use crate::repofile::RepoConfig;
+
+    fn pkg(name: &str) -> Package {
+        Package {
+            name: name.into(),
+            arch: "x86_64".into(),
+            evr: Evr::new(0, "1.0", "1"),
+            checksum: Checksum {
+                kind: "sha256".into(),
+                value: "0".repeat(64),
+            },
+            location: format!("{name}.rpm"),
+            location_base: None,
+            size: 1,
+            sourcerpm: String::new(),
+            provides: vec![Dep::name(name)],
+            requires: Vec::new(),
+            conflicts: Vec::new(),
+            obsoletes: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    fn request(job: Job, specs: &[&str]) -> Request {
+        Request {
+            job,
+            specs: specs.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn names_that_match_nothing_are_skipped_beside_others_and_an_error_alone() {
+        let repos = vec![Repo::from_packages(
+            RepoConfig::with_baseurl("base", "file:///r"),
+            vec![pkg("wget"), pkg("gettext")],
+        )];
+        let installed = vec![pkg("gettext")];
+        for (job, specs, names, skipped) in [
+            (
+                Job::Install,
+                &["nope", "wget"][..],
+                vec!["wget"],
+                vec!["nope"],
+            ),
+            (
+                Job::Erase,
+                &["gtk2", "gettext", "avahi"][..],
+                vec!["gettext"],
+                vec!["gtk2", "avahi"],
+            ),
+            (Job::Update, &["gettext", "wget"][..], vec![], vec!["wget"]),
+        ] {
+            let tx = resolve(&repos, &installed, &request(job, specs), "x86_64").unwrap();
+            let got: Vec<&str> = tx.items.iter().map(|i| i.package.name.as_str()).collect();
+            assert_eq!(
+                (got, tx.skipped),
+                (names, skipped.iter().map(|s| s.to_string()).collect())
+            );
+        }
+        for job in [Job::Install, Job::Erase, Job::Update] {
+            let err = resolve(
+                &repos,
+                &installed,
+                &request(job, &["nope", "gtk2"]),
+                "x86_64",
+            )
+            .unwrap_err()
+            .to_string();
+            assert_eq!(err, "no package matches `nope`, `gtk2`", "{job:?}");
+        }
+    }
 }

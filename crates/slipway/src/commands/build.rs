@@ -95,6 +95,9 @@ impl Reporter for Progress {
                 packages,
                 erased,
             } => format!("    {image}/{step}: resolved {packages} packages, {erased} erased"),
+            Event::Skipped { image, step, name } => format!(
+                "    {image}/{step}: warning: no package matches `{name}`: skipped, as yum 3 does"
+            ),
             Event::Written {
                 image,
                 digest,

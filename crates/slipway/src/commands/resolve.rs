@@ -114,6 +114,9 @@ pub(crate) fn resolve_words(
         &Request { job, specs },
         &repos_args.arch,
     )?;
+    for name in &tx.skipped {
+        eprintln!("warning: no package matches `{name}`: skipped, as yum 3 does");
+    }
     Ok((repos, tx))
 }
 
