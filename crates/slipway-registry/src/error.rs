@@ -196,7 +196,7 @@ impl Error {
                 "these credentials may not access this repository: check its name, or log in as a user who may".to_owned(),
             ),
             Error::Unauthorized { .. } => Some(
-                "give credentials with `--creds USER:PASSWORD` or `--authfile FILE` (`skopeo login` writes one)".to_owned(),
+                "give credentials with `--creds USER:PASSWORD` or `--authfile FILE` (`skopeo login` writes one), or check the ones given".to_owned(),
             ),
             Error::Status { status: 429 | 500..=599, .. } => Some(
                 "the registry kept failing through every retry: try again later".to_owned(),
