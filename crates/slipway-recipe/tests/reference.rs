@@ -115,11 +115,15 @@ struct Fields<'a> {
 
 impl<'de> MapAccess<'de> for Fields<'_> {
     type Error = Error;
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         let Some(field) = self.fields.first() else {
             return Ok(None);
         };
-        seed.deserialize(BorrowedStrDeserializer::new(field)).map(Some)
+        seed.deserialize(BorrowedStrDeserializer::new(field))
+            .map(Some)
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         let (field, rest) = self.fields.split_first().expect("a key was given");
@@ -150,7 +154,10 @@ fn keys_of<T: for<'de> Deserialize<'de>>(prefix: &str) -> BTreeSet<String> {
 }
 
 fn reference() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/recipe-reference.md");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/recipe-reference.md"
+    );
     fs_err::read_to_string(path).expect("docs/recipe-reference.md")
 }
 

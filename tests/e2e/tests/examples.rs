@@ -49,7 +49,14 @@ fn rpm_tool_example_builds_and_runs() {
     fs_err::create_dir_all(&mirror).unwrap();
     slipway_test_support::process::run_ok(
         Command::new("tar")
-            .args(["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-czf"])
+            .args([
+                "--sort=name",
+                "--mtime=@0",
+                "--owner=0",
+                "--group=0",
+                "--numeric-owner",
+                "-czf",
+            ])
             .arg(mirror.join("tally-1.0.tar.gz"))
             .arg("-C")
             .arg(example.join("src"))
@@ -59,7 +66,14 @@ fn rpm_tool_example_builds_and_runs() {
     let (recipes_arg, mirror_arg) = (path(&recipes), path(&mirror));
     let store = path(&work.path().join("store"));
     let out = path(&work.path().join("out"));
-    let common = ["--recipes", &recipes_arg, "--mirror", &mirror_arg, "--store", &store];
+    let common = [
+        "--recipes",
+        &recipes_arg,
+        "--mirror",
+        &mirror_arg,
+        "--store",
+        &store,
+    ];
 
     ok(&world.slipway(&[&["lock"][..], &common].concat(), None, &[]));
     let lock = fs_err::read_to_string(recipes.join("slipway.lock")).unwrap();
@@ -90,6 +104,9 @@ fn rpm_tool_example_builds_and_runs() {
         ran.contains("tally 1.0 (glibc ") && ran.contains(": 2 lines, 3 words, 6 bytes"),
         "{ran}"
     );
-    assert!(ran.contains("\nmini-tool-"), "the package is in the rpmdb:\n{ran}");
+    assert!(
+        ran.contains("\nmini-tool-"),
+        "the package is in the rpmdb:\n{ran}"
+    );
     assert!(ran.contains("installed"), "its scriptlet ran:\n{ran}");
 }
