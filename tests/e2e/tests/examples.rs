@@ -5,7 +5,6 @@ use std::path::Path;
 use std::process::Command;
 
 use slipway_e2e::world::{World, ok};
-use slipway_test_support::workspace_root;
 
 /// Copy the recipe directory `src` to `dest`, leaving out `skip` (a
 /// subdirectory of sources), with `REGISTRY/` and `PORT` replaced in text.
@@ -34,7 +33,8 @@ fn rpm_tool_example_builds_and_runs() {
     let Some(world) = World::start(&["tar"]) else {
         return;
     };
-    let example = workspace_root().join("examples/rpm-tool");
+    // Beside this crate (tests/e2e), so the recipe tested is this checkout's.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/rpm-tool");
     let work = tempfile::tempdir().unwrap();
     let recipes = work.path().join("recipes");
     copy_recipe(
