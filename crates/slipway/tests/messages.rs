@@ -98,6 +98,21 @@ fn a_failing_registry_is_retried_with_one_line_said_once() {
 }
 
 #[test]
+fn a_tls_failure_fails_at_once_with_a_hint() {
+    // TLS required, and the server speaks plain HTTP: no retry can mend that.
+    let port = always_503().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = format!("oci:{}/img", dir.path().display());
+    let reference = format!("127.0.0.1:{port}/team/app:1");
+    let out = fails_fast(
+        &mut slipway(&["pull", "--tls-verify=true", &reference, &dest]),
+        Duration::from_secs(3),
+    );
+    let dir_text = dir.path().display().to_string();
+    insta::assert_snapshot!(transcript(&out, &[(&port, "PORT"), (&dir_text, "TMP")]));
+}
+
+#[test]
 fn host_name_that_does_not_resolve_fails_at_once_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     let dest = format!("oci:{}/img", dir.path().display());
