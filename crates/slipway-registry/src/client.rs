@@ -187,7 +187,7 @@ impl Client {
             return false;
         }
         let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
-        matches!(name, "localhost" | "[::1]") || name.starts_with("127.")
+        is_loopback(name)
     }
 
     fn http(&self, insecure: bool) -> &reqwest::Client {
@@ -270,7 +270,12 @@ impl Client {
         Err(last_err.unwrap_or_else(|| Error::Runtime("no scheme to try".to_owned())))
     }
 
-    /// Send with retries on connection errors, 429 and 5xx (exponential backoff).
+    /// Send with retries on transient failures (connection errors, 429 and
+    /// 5xx), with exponential backoff. The first retry of a request is a
+    /// warning (`retrying HOST (attempt 2/6): REASON`), later ones are info.
+    /// Failures no retry can mend — a name that does not resolve, a closed
+    /// loopback port, a TLS certificate error — fail at once as
+    /// [`Error::Unreachable`].
     async fn with_retries(
         &self,
         make: impl Fn() -> RequestBuilder,
@@ -278,28 +283,43 @@ impl Client {
         method: Method,
     ) -> Result<Response> {
         let opts = &self.inner.options;
+        let host = host_of(url);
         let mut attempt = 0;
         loop {
             let result = make().send().await;
-            let retry = match &result {
-                Err(e) => !e.is_builder() && !e.is_redirect() && !is_tls_failure(e),
-                Ok(resp) => is_retryable_status(resp.status()),
+            let reason = match &result {
+                Ok(resp) => {
+                    is_retryable_status(resp.status()).then(|| status_reason(resp.status()))
+                }
+                Err(e) => match classify(e, &host) {
+                    Failure::Transient(reason) => Some(reason),
+                    Failure::Permanent { reason, hint } => {
+                        tracing::debug!(%url, %method, error = ?e, "not retried");
+                        return Err(Error::Unreachable {
+                            host,
+                            url: url.to_string(),
+                            reason,
+                            hint,
+                        });
+                    }
+                },
             };
-            if !retry || attempt >= opts.retries {
+            let Some(reason) = reason.filter(|_| attempt < opts.retries) else {
                 return result.map_err(|source| Error::Http {
                     url: url.to_string(),
                     source,
                 });
-            }
-            let delay = opts.retry_delay * 2u32.saturating_pow(attempt);
-            match &result {
-                Err(e) => tracing::warn!(%url, %method, error = %e, "retrying in {delay:?}"),
-                Ok(r) => {
-                    tracing::warn!(%url, %method, status = %r.status(), "retrying in {delay:?}")
-                }
-            }
+            };
             attempt += 1;
-            tokio::time::sleep(delay).await;
+            let total = opts.retries + 1;
+            let next = attempt + 1;
+            if attempt == 1 {
+                tracing::warn!("retrying {host} (attempt {next}/{total}): {reason}");
+            } else {
+                tracing::info!("retrying {host} (attempt {next}/{total}): {reason}");
+            }
+            tracing::debug!(%url, %method, "retry {attempt}");
+            tokio::time::sleep(opts.retry_delay * 2u32.saturating_pow(attempt - 1)).await;
         }
     }
 }
@@ -376,8 +396,7 @@ impl Session {
     fn who(&self) -> String {
         match &self.credentials {
             Some(c) => format!("tried the credentials of user `{}`", c.username),
-            None => "no credentials were given; use --creds, --authfile or `~/.docker/config.json`"
-                .to_owned(),
+            None => "no credentials were given".to_owned(),
         }
     }
 
@@ -460,32 +479,137 @@ impl Session {
     }
 }
 
-/// TLS failures (bad certificate, a plain-HTTP server) are not transient.
-/// tokio-rustls reports them as `io::ErrorKind::InvalidData`, but the
-/// connector layers may hide that type, so rustls' messages count too.
-fn is_tls_failure(err: &reqwest::Error) -> bool {
+/// Whether a failed request is worth retrying, and in words why it failed.
+#[derive(Debug, PartialEq, Eq)]
+enum Failure {
+    /// The network or the server may recover: retry.
+    Transient(String),
+    /// No retry can mend it: fail at once, saying what to do.
+    Permanent { reason: String, hint: String },
+}
+
+/// Sort a transport error into [`Failure`]s: a name that does not resolve
+/// (`EAI_NONAME`, not the temporary `EAI_AGAIN`), a connection refused by a
+/// loopback host (nothing listens there; a remote host may be restarting),
+/// and TLS failures are permanent; everything else is transient.
+fn classify(err: &reqwest::Error, host: &str) -> Failure {
+    if err.is_builder() || err.is_redirect() {
+        return Failure::Permanent {
+            reason: innermost(err),
+            hint: "check the image reference".to_owned(),
+        };
+    }
+    let chain = chain_text(err);
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    if [
+        "name or service not known",
+        "no address associated",
+        "nodename nor servname",
+    ]
+    .iter()
+    .any(|n| chain.contains(n))
+    {
+        return Failure::Permanent {
+            reason: "the host name does not resolve (DNS: not found)".to_owned(),
+            hint: format!(
+                "check the registry host in the image reference; `getent hosts {name}` shows what this machine resolves"
+            ),
+        };
+    }
+    if is_tls_failure(err) {
+        return Failure::Permanent {
+            reason: format!("TLS failed: {}", innermost(err)),
+            hint: "give the registry's CA certificate with `--cert-dir DIR`, or use `--tls-verify=false` for a registry you trust".to_owned(),
+        };
+    }
+    let refused = io_kind_in(err, std::io::ErrorKind::ConnectionRefused)
+        || chain.contains("connection refused");
+    if refused && is_loopback(name) {
+        return Failure::Permanent {
+            reason: "connection refused: nothing listens on that port".to_owned(),
+            hint: format!("start the registry on `{host}`, or fix the port in the image reference"),
+        };
+    }
+    if refused {
+        return Failure::Transient("connection refused".to_owned());
+    }
+    if err.is_timeout() {
+        return Failure::Transient("timed out".to_owned());
+    }
+    Failure::Transient(innermost(err))
+}
+
+/// The messages of `err` and its causes, lower-case, joined.
+fn chain_text(err: &reqwest::Error) -> String {
+    let mut text = String::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::InvalidData
-        {
-            return true;
-        }
-        let text = e.to_string().to_ascii_lowercase();
-        if [
-            "certificate",
-            "corrupt message",
-            "handshake",
-            "invalidcontenttype",
-        ]
-        .iter()
-        .any(|needle| text.contains(needle))
+        text.push_str(&e.to_string().to_ascii_lowercase());
+        text.push('\n');
+        source = e.source();
+    }
+    text
+}
+
+/// The message of the deepest cause: the one that says what happened.
+fn innermost(err: &reqwest::Error) -> String {
+    let mut last: &(dyn std::error::Error + 'static) = err;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+fn io_kind_in(err: &reqwest::Error, kind: std::io::ErrorKind) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == kind)
         {
             return true;
         }
         source = e.source();
     }
     false
+}
+
+fn is_loopback(name: &str) -> bool {
+    matches!(name, "localhost" | "[::1]" | "::1") || name.starts_with("127.")
+}
+
+/// `host[:port]` of a URL, for messages.
+fn host_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("?");
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+fn status_reason(status: StatusCode) -> String {
+    format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("").to_lowercase()
+    )
+}
+
+/// TLS failures (bad certificate, a plain-HTTP server) are not transient.
+/// tokio-rustls reports them as `io::ErrorKind::InvalidData`, but the
+/// connector layers may hide that type, so rustls' messages count too.
+fn is_tls_failure(err: &reqwest::Error) -> bool {
+    if io_kind_in(err, std::io::ErrorKind::InvalidData) {
+        return true;
+    }
+    let text = chain_text(err);
+    [
+        "certificate",
+        "corrupt message",
+        "handshake",
+        "invalidcontenttype",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 fn is_retryable_status(status: StatusCode) -> bool {

@@ -29,6 +29,19 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// A request no retry can mend: a host name that does not resolve, a
+    /// closed loopback port, a TLS failure. Failed at once.
+    #[error("cannot reach {host}: {reason}")]
+    Unreachable {
+        /// `host[:port]`.
+        host: String,
+        /// The URL requested.
+        url: String,
+        /// What went wrong, in words.
+        reason: String,
+        /// What to do about it (see [`Error::hint`]).
+        hint: String,
+    },
     /// The registry refused our credentials, or wants some we do not have.
     #[error("unauthorized: {url} answered {status}: {detail}")]
     Unauthorized {
@@ -168,6 +181,32 @@ pub enum Error {
     /// The async runtime could not be started or a task panicked.
     #[error("async runtime failure: {0}")]
     Runtime(String),
+}
+
+impl Error {
+    /// What a person can do about this error, when there is something:
+    /// printed by the CLI as a `hint:` line after the error.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Unreachable { hint, .. } => Some(hint.clone()),
+            Error::Http { .. } => Some(
+                "the registry did not answer after several attempts: check the network (or a proxy), then try again".to_owned(),
+            ),
+            Error::Unauthorized { status: 403, .. } => Some(
+                "these credentials may not access this repository: check its name, or log in as a user who may".to_owned(),
+            ),
+            Error::Unauthorized { .. } => Some(
+                "give credentials with `--creds USER:PASSWORD` or `--authfile FILE` (`skopeo login` writes one), or check the ones given".to_owned(),
+            ),
+            Error::Status { status: 429 | 500..=599, .. } => Some(
+                "the registry kept failing through every retry: try again later".to_owned(),
+            ),
+            Error::NotFound { .. } => Some(
+                "check the repository name and tag (`skopeo list-tags docker://REGISTRY/REPO` lists the tags)".to_owned(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// Result with this crate's [`Error`].

@@ -4,6 +4,32 @@ use clap::{Parser, Subcommand};
 
 use crate::commands;
 
+/// `slipway -V`: the version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SLIPWAY_COMMIT_SHORT"),
+    ")"
+);
+
+/// `slipway --version`: as `cargo --version --verbose`, with the full
+/// commit, the enabled features and the target (recorded by `build.rs`).
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SLIPWAY_COMMIT_SHORT"),
+    ")\ncommit-hash: ",
+    env!("SLIPWAY_COMMIT_HASH"),
+    "\ncommit-date: ",
+    env!("SLIPWAY_COMMIT_DATE"),
+    "\nfeatures: ",
+    env!("SLIPWAY_FEATURES"),
+    "\nhost: ",
+    env!("SLIPWAY_TARGET"),
+    "\nprofile: ",
+    env!("SLIPWAY_PROFILE"),
+);
+
 /// Build OCI images without a daemon: pull bases, install yum packages, run
 /// build steps in a sandbox, write reproducible OCI layouts and archives.
 ///
@@ -11,7 +37,14 @@ use crate::commands;
 /// `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:TAG]`,
 /// `docker://REGISTRY/REPO[:TAG|@DIGEST]`.
 #[derive(Debug, Parser)]
-#[command(name = "slipway", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "slipway",
+    version = VERSION,
+    long_version = LONG_VERSION,
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 pub(crate) struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); or set SLIPWAY_LOG.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

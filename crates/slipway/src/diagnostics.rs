@@ -27,6 +27,12 @@ pub(crate) fn report(err: &anyhow::Error) {
 fn hints(err: &anyhow::Error) -> Vec<String> {
     let mut hints = Vec::new();
     for cause in err.chain() {
+        if let Some(hint) = cause
+            .downcast_ref::<slipway_registry::Error>()
+            .and_then(slipway_registry::Error::hint)
+        {
+            hints.push(hint);
+        }
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::PermissionDenied
         {

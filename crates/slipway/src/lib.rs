@@ -10,13 +10,14 @@
 mod cli;
 mod commands;
 mod diagnostics;
+mod logging;
 
 use clap::Parser;
 
 /// Run the CLI with the process's arguments and return its exit code.
 pub fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(cli.verbose);
+    logging::init(cli.verbose);
     match commands::dispatch(cli.command) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
@@ -41,27 +42,4 @@ fn interrupted(err: &anyhow::Error) -> bool {
             Some(slipway_sandbox::Error::Interrupted { .. })
         )
     })
-}
-
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(use_colour())
-        .with_target(false)
-        .try_init();
-}
-
-/// Colour only on a terminal, and never when `NO_COLOR` is set (<https://no-color.org>).
-fn use_colour() -> bool {
-    use std::io::IsTerminal;
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
