@@ -56,11 +56,7 @@ pub(crate) struct InstallArgs {
 
 pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
     slipway_sandbox::interrupt::install_handlers().context("cannot install signal handlers")?;
-    let store = args
-        .repos
-        .store
-        .clone()
-        .unwrap_or_else(slipway_yum::store::Store::default_root);
+    let store = super::store_root(args.repos.store.as_ref());
     let started = std::time::Instant::now();
     let staged = stage_image(&args.image, &store)
         .with_context(|| format!("cannot stage `{}`", args.image))?;
