@@ -34,7 +34,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
     ),
     ("crates/slipway-yum/src/repofile.rs", "parse_repo_file"),
     ("crates/slipway-yum/src/resolve/mod.rs", "resolve"),
-    ("crates/slipway/src/commands/install.rs", "run"),
 ];
 
 /// Library files that call `std::fs` functions and predate this check.
