@@ -32,7 +32,8 @@ impl fmt::Display for Suggestion {
     }
 }
 
-/// Everything that can go wrong reading a recipe, planning or locking it.
+/// Everything that can go wrong reading a recipe, planning it or reading
+/// and checking its lock.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -156,79 +157,12 @@ pub enum Error {
         /// What differs.
         reason: String,
     },
-    /// An OCI layout, layer or image could not be read or written.
-    #[error(transparent)]
-    Oci(#[from] slipway_oci::Error),
-    /// Pulling a base image failed.
-    #[error("pulling base `{reference}`")]
-    Pull {
-        /// The reference.
-        reference: String,
-        /// The cause.
-        #[source]
-        source: slipway_registry::Error,
-    },
-    /// A step failed in the sandbox.
-    #[error("image `{image}`, step `{step}` failed")]
-    Step {
-        /// The image.
-        image: String,
-        /// The step.
-        step: String,
-        /// The cause.
-        #[source]
-        source: slipway_sandbox::Error,
-    },
-    /// A fetched file does not have the digest it must have.
-    #[error("{what}: expected sha256 {expected}, got {actual}")]
-    DigestMismatch {
-        /// What was fetched, from where.
-        what: String,
-        /// Expected sha256.
-        expected: String,
-        /// Actual sha256.
-        actual: String,
-    },
-    /// A source's detached signature does not verify with its keyring.
-    #[error("signature `{asc}` of {what} does not verify with keyring `{keyring}`: {message}")]
-    Signature {
-        /// The source, and where it came from.
-        what: String,
-        /// The signature's URL.
-        asc: String,
-        /// The keyring's source.
-        keyring: String,
-        /// Why.
-        message: String,
-    },
-    /// A download failed.
-    #[error("cannot fetch `{url}`: {message}")]
-    Fetch {
-        /// The URL.
-        url: String,
-        /// Why.
-        message: String,
-    },
-    /// Something the recipe asks for that the build driver cannot do yet.
-    #[error("{loc}: {what} is not supported by the build driver yet")]
-    Unsupported {
-        /// Where it is asked for.
-        loc: Loc,
-        /// What.
-        what: String,
-    },
-    /// A source or base the build needs a pin for has none.
-    #[error("{what} is not pinned: run `slipway lock` (or give its sha256 in the recipe)")]
-    Unpinned {
-        /// What.
-        what: String,
-    },
-    /// Any other build failure, with what was being done.
-    #[error("{what}: {message}")]
-    Build {
-        /// What was being done.
-        what: String,
-        /// What went wrong.
+    /// `--update` names no image or package step of the recipe.
+    #[error("`--update {selector}`: {message}")]
+    UnknownSelector {
+        /// The selector as given.
+        selector: String,
+        /// What is wrong with it.
         message: String,
     },
 }

@@ -1,5 +1,6 @@
 //! The recipe format of slipway (`layers/*.toml`), its validation with
-//! file:line errors, and the build plan with a cache key per step.
+//! file:line errors, the build plan with a cache key per step, and the lock
+//! format. The build driver that runs a plan is `slipway-build`.
 //!
 //! A recipe directory holds one TOML file per image; fragments shared between
 //! images live in subdirectories and are pulled in with `include`. Loading
@@ -20,8 +21,8 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod build;
 mod error;
+pub mod key;
 mod load;
 pub mod lock;
 mod model;

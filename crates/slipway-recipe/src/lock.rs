@@ -226,8 +226,8 @@ impl Lock {
     /// list drops every entry. A selector that names no image or step of
     /// `recipe` is an error.
     pub fn forget_steps(&mut self, recipe: &crate::Recipe, selectors: &[String]) -> Result<()> {
-        let unknown = |what: String| Error::Build {
-            what: format!("`--update {what}`"),
+        let unknown = |selector: String| Error::UnknownSelector {
+            selector,
             message: "names no image or package step of the recipe".into(),
         };
         let mut drop: Vec<(String, Option<String>)> = Vec::new();
@@ -242,8 +242,8 @@ impl Lock {
                     Some(s) => format!("; did you mean `{s}`?"),
                     None => String::new(),
                 };
-                return Err(Error::Build {
-                    what: format!("`--update {selector}`"),
+                return Err(Error::UnknownSelector {
+                    selector: selector.clone(),
                     message: format!("there is no image `{image}`{hint}"),
                 });
             };

@@ -17,13 +17,11 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::key::KeyHasher;
+
 use crate::error::{Error, Result};
 use crate::lock::Lock;
 use crate::model::{Action, Base, Image, PackageOp, Platform, Recipe, RepoKind, Step};
-
-/// Version tag hashed into every key: bump it when the way layers are made
-/// changes.
-const KEY_VERSION: &str = "slipway-step-key-v1";
 
 /// The plan of a build.
 #[derive(Debug, Clone)]
@@ -126,27 +124,6 @@ pub struct StepPlan {
     /// For package steps: [`packages_request`], what a lock entry must have
     /// been made for to be current.
     pub request: Option<String>,
-}
-
-/// Length-prefixed fields into sha256, so no two field lists hash alike.
-pub(crate) struct KeyHasher(Sha256);
-
-impl KeyHasher {
-    pub(crate) fn new() -> Self {
-        let mut h = KeyHasher(Sha256::new());
-        h.field("version", KEY_VERSION);
-        h
-    }
-    pub(crate) fn field(&mut self, name: &str, value: impl AsRef<[u8]>) {
-        let value = value.as_ref();
-        self.0.update((name.len() as u64).to_le_bytes());
-        self.0.update(name.as_bytes());
-        self.0.update((value.len() as u64).to_le_bytes());
-        self.0.update(value);
-    }
-    pub(crate) fn finish(self) -> String {
-        format!("sha256:{}", hex::encode(self.0.finalize()))
-    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -436,7 +413,7 @@ fn plan_image(
         .collect();
     let mut steps: Vec<StepPlan> = Vec::new();
     for step in &image.steps {
-        let mut h = crate::build::key::step_hasher();
+        let mut h = crate::key::step_hasher();
         h.field("platform", image.platform.as_str());
         h.field("personality", step.personality.as_str());
         h.field("base", &base_identity);

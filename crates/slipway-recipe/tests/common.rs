@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use slipway_recipe::lock::{LockedErase, LockedPackage, LockedSkip, LockedStep};
+use slipway_recipe::{Lock, Recipe};
+
 /// The real recipes of the workspace.
 pub fn layers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../layers")
@@ -106,4 +109,67 @@ pub fn replace(
             text.to_owned()
         }
     }
+}
+
+// Lock entries, shared with slipway-build's lock tests.
+
+pub const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+/// The common recipe with its base pinned in the reference (so `make_lock`
+/// needs no registry), edited by `edit`.
+pub fn recipe(edit: impl Fn(&str, &str) -> String) -> tempfile::TempDir {
+    recipe_with(move |name, text| {
+        let pinned = text.replace(
+            "ref = \"registry.example/builder:1\"",
+            &format!("ref = \"registry.example/builder:1@{DIGEST}\""),
+        );
+        edit(name, &pinned)
+    })
+}
+
+pub fn package(op: u32, name: &str, version: &str) -> LockedPackage {
+    LockedPackage {
+        op,
+        name: name.into(),
+        epoch: 0,
+        version: version.into(),
+        release: "1.el6".into(),
+        arch: "x86_64".into(),
+        sha256: format!("{:0>64}", name.len()),
+        url: format!("http://127.0.0.1/repo/{name}-{version}.rpm"),
+    }
+}
+
+/// A lock entry for `app/packages` made for the recipe in `dir` as it is.
+pub fn entry(dir: &Path) -> LockedStep {
+    let recipe = Recipe::load(dir).expect("recipe");
+    let app = recipe.image("app").expect("app");
+    let step = app.step("packages").expect("packages");
+    LockedStep {
+        name: "packages".into(),
+        request: slipway_recipe::plan::packages_request(&recipe, app, step, None).expect("request"),
+        packages: vec![
+            package(2, "gcc", "4.4.7"),
+            package(1, "bash", "4.1.2"),
+            package(2, "cpp", "4.4.7"),
+        ],
+        erased: vec![LockedErase {
+            op: 3,
+            nevra: "vim-enhanced-7.4-1.el6.x86_64".into(),
+        }],
+        // A name the erase did not find installed, skipped as yum 3 does.
+        skipped: vec![LockedSkip {
+            op: 3,
+            name: "wireless-tools".into(),
+        }],
+    }
+}
+
+pub fn lock_with(step: LockedStep) -> Lock {
+    let mut lock = Lock {
+        version: slipway_recipe::lock::LOCK_VERSION,
+        ..Lock::default()
+    };
+    lock.set_step("app", step);
+    lock
 }

@@ -4,71 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-
-use slipway_recipe::lock::{LockedErase, LockedImage, LockedPackage, LockedSkip, LockedStep};
+use common::{DIGEST, entry, lock_with, recipe};
+use slipway_recipe::lock::LockedStep;
 use slipway_recipe::{Lock, Plan, Recipe};
-
-const DIGEST: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-
-/// The common recipe with its base pinned in the reference (so `make_lock`
-/// needs no registry), edited by `edit`.
-fn recipe(edit: impl Fn(&str, &str) -> String) -> tempfile::TempDir {
-    common::recipe_with(move |name, text| {
-        let pinned = text.replace(
-            "ref = \"registry.example/builder:1\"",
-            &format!("ref = \"registry.example/builder:1@{DIGEST}\""),
-        );
-        edit(name, &pinned)
-    })
-}
-
-fn package(op: u32, name: &str, version: &str) -> LockedPackage {
-    LockedPackage {
-        op,
-        name: name.into(),
-        epoch: 0,
-        version: version.into(),
-        release: "1.el6".into(),
-        arch: "x86_64".into(),
-        sha256: format!("{:0>64}", name.len()),
-        url: format!("http://127.0.0.1/repo/{name}-{version}.rpm"),
-    }
-}
-
-/// A lock entry for `app/packages` made for the recipe in `dir` as it is.
-fn entry(dir: &Path) -> LockedStep {
-    let recipe = Recipe::load(dir).expect("recipe");
-    let app = recipe.image("app").expect("app");
-    let step = app.step("packages").expect("packages");
-    LockedStep {
-        name: "packages".into(),
-        request: slipway_recipe::plan::packages_request(&recipe, app, step, None).expect("request"),
-        packages: vec![
-            package(2, "gcc", "4.4.7"),
-            package(1, "bash", "4.1.2"),
-            package(2, "cpp", "4.4.7"),
-        ],
-        erased: vec![LockedErase {
-            op: 3,
-            nevra: "vim-enhanced-7.4-1.el6.x86_64".into(),
-        }],
-        // A name the erase did not find installed, skipped as yum 3 does.
-        skipped: vec![LockedSkip {
-            op: 3,
-            name: "wireless-tools".into(),
-        }],
-    }
-}
-
-fn lock_with(step: LockedStep) -> Lock {
-    let mut lock = Lock {
-        version: slipway_recipe::lock::LOCK_VERSION,
-        ..Lock::default()
-    };
-    lock.set_step("app", step);
-    lock
-}
 
 #[test]
 fn package_entries_round_trip_in_one_canonical_text() {
@@ -201,58 +139,6 @@ fn a_current_entry_locks_the_step_and_a_changed_step_makes_it_stale() {
     let recipe_script = Recipe::load(script.path()).expect("recipe");
     let plan = Plan::new(&recipe_script, &[], Some(&lock)).expect("plan");
     assert!(plan.unlocked_package_steps().is_empty());
-}
-
-#[test]
-fn make_lock_keeps_current_entries_and_drops_stale_and_orphaned_ones() {
-    let dir = recipe(|_, t| t.to_owned());
-    let mut previous = lock_with(entry(dir.path()));
-    previous.set_step(
-        "app",
-        LockedStep {
-            name: "gone".into(),
-            request: "sha256:0".into(),
-            ..LockedStep::default()
-        },
-    );
-    previous.images.push(LockedImage {
-        name: "removed-image".into(),
-        ..LockedImage::default()
-    });
-    let recipe_now = Recipe::load(dir.path()).expect("recipe");
-    let made = slipway_recipe::build::make_lock(
-        &recipe_now,
-        Some(&previous),
-        &slipway_registry::ClientOptions::default(),
-        &slipway_recipe::build::SourceOptions::default(),
-    )
-    .expect("lock");
-    let app = made.image("app").expect("app");
-    assert_eq!(app.steps, [entry(dir.path())]);
-    assert!(made.image("removed-image").is_none());
-
-    // The recipe changed the step: its entry goes.
-    let changed = recipe(common::replace(
-        "common/shared.toml",
-        "{ erase = [\"vim\"] }",
-        "{ erase = [\"vim\", \"nano\"] }",
-    ));
-    let recipe_changed = Recipe::load(changed.path()).expect("recipe");
-    let made = slipway_recipe::build::make_lock(
-        &recipe_changed,
-        Some(&previous),
-        &slipway_registry::ClientOptions::default(),
-        &slipway_recipe::build::SourceOptions::default(),
-    )
-    .expect("lock");
-    assert!(made.image("app").expect("app").steps.is_empty());
-
-    // What `slipway build` does before recording new entries: the same
-    // pruning, without pinning anything.
-    let mut pruned = previous.clone();
-    slipway_recipe::build::drop_stale_entries(&recipe_now, &mut pruned).expect("prune");
-    assert_eq!(pruned.image("app").expect("app").steps, [entry(dir.path())]);
-    assert!(pruned.image("removed-image").is_none());
 }
 
 #[test]

@@ -174,17 +174,6 @@ impl Store {
         Self { root: root.into() }
     }
 
-    /// `$XDG_CACHE_HOME/slipway`, else `~/.cache/slipway`.
-    pub fn default_root() -> PathBuf {
-        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-            return PathBuf::from(dir).join("slipway");
-        }
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/tmp"));
-        home.join(".cache/slipway")
-    }
-
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root

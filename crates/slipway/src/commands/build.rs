@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use slipway_recipe::build::{BuildOptions, Event, Reporter, SourceOptions};
+use slipway_build::{BuildOptions, Event, Reporter, SourceOptions};
 use slipway_recipe::{Lock, Plan, Recipe};
 
 /// Arguments of `slipway build`.
@@ -68,7 +68,7 @@ pub(crate) struct BuildArgs {
     pub(crate) dry_run: bool,
 
     /// The store of blobs, step results and sources (default:
-    /// `$XDG_CACHE_HOME/slipway`).
+    /// `$XDG_CACHE_HOME/slipway`, else `~/.cache/slipway`).
     #[arg(long, value_name = "DIR", env = "SLIPWAY_STORE")]
     pub(crate) store: Option<PathBuf>,
 }
@@ -132,9 +132,7 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
         slipway_recipe::lock::check(&recipe, lock, &lock_path)?;
         slipway_recipe::lock::check_packages(&plan, &lock_path)?;
     }
-    let store = args
-        .store
-        .unwrap_or_else(slipway_recipe::build::default_store);
+    let store = super::store_root(args.store.as_ref());
     // An archive: the layouts go to a temporary directory in the store (so
     // blobs are hard-linked) and the one image is copied into the archive.
     let archive =
@@ -171,15 +169,10 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
             version: slipway_recipe::lock::LOCK_VERSION,
             ..Lock::default()
         });
-        let recorded = slipway_recipe::build::lock_packages(
-            &recipe,
-            &args.images,
-            &mut updated,
-            &options,
-            &Progress,
-        )
-        .map_err(|e| sandbox_hint(e, None))
-        .context("resolving the package steps")?;
+        let recorded =
+            slipway_build::lock_packages(&recipe, &args.images, &mut updated, &options, &Progress)
+                .map_err(|e| sandbox_hint(e, None))
+                .context("resolving the package steps")?;
         updated.write(&lock_path)?;
         let names: Vec<String> = recorded.iter().map(|(i, s)| format!("{i}/{s}")).collect();
         eprintln!(
@@ -189,7 +182,7 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
         );
         plan = Plan::new(&recipe, &args.images, Some(&updated))?;
     }
-    let report = slipway_recipe::build::build(&recipe, &plan, &options, &Progress)?;
+    let report = slipway_build::build(&recipe, &plan, &options, &Progress)?;
     if let Some((dst, _dir)) = &archive {
         return write_archive(&report, &args.images, dst);
     }
@@ -209,10 +202,10 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
 /// `e`, with what to do when the sandbox could not start (no root, no user
 /// namespaces): resolving package steps runs `rpm -qa` and earlier steps in
 /// it.
-pub(crate) fn sandbox_hint(e: slipway_recipe::Error, instead: Option<&str>) -> anyhow::Error {
+pub(crate) fn sandbox_hint(e: slipway_build::Error, instead: Option<&str>) -> anyhow::Error {
     let no_sandbox = matches!(
         &e,
-        slipway_recipe::Error::Step {
+        slipway_build::Error::Step {
             source: slipway_sandbox::Error::Spawn { .. },
             ..
         }
@@ -238,7 +231,7 @@ const IMAGE_PLACEHOLDER: &str = "{image}";
 /// one image (named, or the only one published), or with `{image}` in the
 /// file name every published image into its own archive.
 fn write_archive(
-    report: &slipway_recipe::build::BuildReport,
+    report: &slipway_build::BuildReport,
     named: &[String],
     output: &str,
 ) -> anyhow::Result<()> {
@@ -270,10 +263,7 @@ fn write_archive(
 }
 
 /// Copy `image` from its layout into the archive `output`.
-fn write_one_archive(
-    image: &slipway_recipe::build::ImageReport,
-    output: &str,
-) -> anyhow::Result<()> {
+fn write_one_archive(image: &slipway_build::ImageReport, output: &str) -> anyhow::Result<()> {
     let dst = slipway_oci::ImageRef::parse(output)?;
     let Some(layout) = &image.path else {
         anyhow::bail!("image `{}` was not written", image.name);
@@ -300,8 +290,8 @@ fn write_one_archive(
 
 #[cfg(test)]
 mod tests {
-    fn spawn_failure() -> slipway_recipe::Error {
-        slipway_recipe::Error::Step {
+    fn spawn_failure() -> slipway_build::Error {
+        slipway_build::Error::Step {
             image: "img".into(),
             step: "pkgs".into(),
             source: slipway_sandbox::Error::Spawn {
@@ -330,7 +320,7 @@ mod tests {
             "{text}"
         );
         // Other failures pass through unchanged.
-        let other = slipway_recipe::Error::Build {
+        let other = slipway_build::Error::Build {
             what: "x".into(),
             message: "y".into(),
         };

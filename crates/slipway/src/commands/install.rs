@@ -56,11 +56,7 @@ pub(crate) struct InstallArgs {
 
 pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
     slipway_sandbox::interrupt::install_handlers().context("cannot install signal handlers")?;
-    let store = args
-        .repos
-        .store
-        .clone()
-        .unwrap_or_else(slipway_yum::store::Store::default_root);
+    let store = super::store_root(args.repos.store.as_ref());
     let started = std::time::Instant::now();
     let staged = stage_image(&args.image, &store)
         .with_context(|| format!("cannot stage `{}`", args.image))?;
@@ -74,39 +70,8 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
 
     let mut files = args.rpms.clone();
     if !args.packages.is_empty() {
-        let transport = Transport::new()?;
-        // The installed set is what the image's own rpmdb says.
-        let installed = if has_rpm {
-            let mut query = Step::new("rpm -qa", ["rpm", "-qa"]);
-            query.output.collect = true;
-            query.linux32 = staged.is_i686();
-            let out = sandbox.run(&Base::Overlay(lowers.clone()), &query)?;
-            let list = tempfile::NamedTempFile::new()?;
-            fs_err::write(list.path(), out.output)?;
-            Some(list)
-        } else {
-            None
-        };
-        let installed_path = installed.as_ref().map(|f| f.path().to_path_buf());
-        let (repos, tx) = resolve_words(
-            &args.repos,
-            installed_path.as_ref(),
-            &args.packages,
-            &transport,
-        )?;
-        let lock = Lock::from_transaction(&tx, &repos);
-        let keys = RepoKeys::load(&args.repos.configs()?, &transport)?;
-        let check = |p: &slipway_yum::LockedPackage, path: &std::path::Path| keys.check(p, path);
-        let options = DownloadOptions {
-            jobs: args.jobs,
-            signature: Some(&check),
-        };
-        files.extend(download(
-            &lock.packages,
-            &args.repos.store(),
-            &transport,
-            &options,
-            &NoReporter,
+        files.extend(resolve_and_download(
+            &args, &sandbox, &lowers, &staged, has_rpm,
         )?);
     }
     if files.is_empty() && args.erase.is_empty() {
@@ -164,6 +129,76 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
     };
     tracing::info!("installed in {:.3} s", phase.elapsed().as_secs_f64());
     let phase = std::time::Instant::now();
+    let options = normalise(&outcome, &facts)?;
+    let descriptor = write_with_layer(
+        &staged,
+        &outcome,
+        &args.dest,
+        &created_by,
+        &Transient::package_caches(),
+        &options,
+        &store.join("scratch"),
+    )?;
+    tracing::info!(
+        "captured the layer and wrote the image in {:.3} s (total {:.3} s)",
+        phase.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}", descriptor.digest());
+    Ok(())
+}
+
+/// Resolve `args.packages` over the image (its own rpmdb's installed set
+/// when it has rpm) and download them verified; returns the package files.
+fn resolve_and_download(
+    args: &InstallArgs,
+    sandbox: &Sandbox,
+    lowers: &[PathBuf],
+    staged: &slipway_sandbox::image::StagedImage,
+    has_rpm: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let transport = Transport::new()?;
+    // The installed set is what the image's own rpmdb says.
+    let installed = if has_rpm {
+        let mut query = Step::new("rpm -qa", ["rpm", "-qa"]);
+        query.output.collect = true;
+        query.linux32 = staged.is_i686();
+        let out = sandbox.run(&Base::Overlay(lowers.to_vec()), &query)?;
+        let list = tempfile::NamedTempFile::new()?;
+        fs_err::write(list.path(), out.output)?;
+        Some(list)
+    } else {
+        None
+    };
+    let installed_path = installed.as_ref().map(|f| f.path().to_path_buf());
+    let (repos, tx) = resolve_words(
+        &args.repos,
+        installed_path.as_ref(),
+        &args.packages,
+        &transport,
+    )?;
+    let lock = Lock::from_transaction(&tx, &repos);
+    let keys = RepoKeys::load(&args.repos.configs()?, &transport)?;
+    let check = |p: &slipway_yum::LockedPackage, path: &std::path::Path| keys.check(p, path);
+    let options = DownloadOptions {
+        jobs: args.jobs,
+        signature: Some(&check),
+    };
+    Ok(download(
+        &lock.packages,
+        &args.repos.store(),
+        &transport,
+        &options,
+        &NoReporter,
+    )?)
+}
+
+/// The layer options of the install (its epoch) with the upper directory
+/// normalised as a build step's is.
+fn normalise(
+    outcome: &slipway_sandbox::StepOutcome,
+    facts: &HeaderFacts,
+) -> anyhow::Result<LayerOptions> {
     let mut options = LayerOptions::from_env()?;
     if std::env::var_os("SOURCE_DATE_EPOCH").is_none() {
         // No pinned epoch: use the newest file mtime of the packages, so the
@@ -189,22 +224,7 @@ pub(crate) fn run(args: InstallArgs) -> anyhow::Result<()> {
         },
     )
     .with_context(|| format!("normalising `{}`", outcome.upper().display()))?;
-    let descriptor = write_with_layer(
-        &staged,
-        &outcome,
-        &args.dest,
-        &created_by,
-        &Transient::package_caches(),
-        &options,
-        &store.join("scratch"),
-    )?;
-    tracing::info!(
-        "captured the layer and wrote the image in {:.3} s (total {:.3} s)",
-        phase.elapsed().as_secs_f64(),
-        started.elapsed().as_secs_f64()
-    );
-    println!("{}", descriptor.digest());
-    Ok(())
+    Ok(options)
 }
 
 /// What the package headers say about an install.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use slipway_recipe::build::{BuildOptions, SourceOptions};
+use slipway_build::{BuildOptions, SourceOptions};
 use slipway_recipe::{Lock, Recipe};
 
 use super::build::Progress;
@@ -55,7 +55,7 @@ pub(crate) struct LockArgs {
     pub(crate) jobs: Option<usize>,
 
     /// The store of blobs, step results and sources (default:
-    /// `$XDG_CACHE_HOME/slipway`); a following `slipway build` with the same
+    /// `$XDG_CACHE_HOME/slipway`, else `~/.cache/slipway`); a following `slipway build` with the same
     /// store takes the steps run here from it.
     #[arg(long, value_name = "DIR", env = "SLIPWAY_STORE")]
     pub(crate) store: Option<PathBuf>,
@@ -76,7 +76,7 @@ pub(crate) fn run(args: LockArgs) -> anyhow::Result<()> {
         mirror: args.mirror.clone(),
         offline: args.offline,
     };
-    let mut lock = slipway_recipe::build::make_lock(
+    let mut lock = slipway_build::make_lock(
         &recipe,
         previous.as_ref(),
         &slipway_registry::ClientOptions::default(),
@@ -84,10 +84,7 @@ pub(crate) fn run(args: LockArgs) -> anyhow::Result<()> {
     )?;
     if !args.no_packages {
         let options = BuildOptions {
-            store: args
-                .store
-                .clone()
-                .unwrap_or_else(slipway_recipe::build::default_store),
+            store: super::store_root(args.store.as_ref()),
             // Nothing is written there: lock builds no image.
             output: PathBuf::from("out"),
             jobs: args
@@ -96,7 +93,7 @@ pub(crate) fn run(args: LockArgs) -> anyhow::Result<()> {
             sources,
             registry: slipway_registry::ClientOptions::default(),
         };
-        slipway_recipe::build::lock_packages(&recipe, &[], &mut lock, &options, &Progress)
+        slipway_build::lock_packages(&recipe, &[], &mut lock, &options, &Progress)
             .map_err(|e| super::build::sandbox_hint(e, Some("slipway lock --no-packages")))
             .context("resolving the package steps")?;
     }

@@ -38,3 +38,9 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::AuditVsyscall(args) => audit_vsyscall::run(args),
     }
 }
+
+/// `--store`, else the one default store rule
+/// ([`slipway_build::default_store`]).
+pub(crate) fn store_root(store: Option<&std::path::PathBuf>) -> std::path::PathBuf {
+    store.cloned().unwrap_or_else(slipway_build::default_store)
+}

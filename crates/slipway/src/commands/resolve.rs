@@ -21,7 +21,7 @@ pub(crate) struct RepoArgs {
     /// `$releasever`.
     #[arg(long, default_value = "6")]
     pub(crate) releasever: String,
-    /// Content store (default `$XDG_CACHE_HOME/slipway`).
+    /// Content store (default: `$XDG_CACHE_HOME/slipway`, else `~/.cache/slipway`).
     #[arg(long, value_name = "DIR", env = "SLIPWAY_STORE")]
     pub(crate) store: Option<PathBuf>,
     /// Read `primary_db`/`filelists_db` (sqlite) instead of the XML when a repo has both.
@@ -31,7 +31,7 @@ pub(crate) struct RepoArgs {
 
 impl RepoArgs {
     pub(crate) fn store(&self) -> Store {
-        Store::new(self.store.clone().unwrap_or_else(Store::default_root))
+        Store::new(super::store_root(self.store.as_ref()))
     }
 
     pub(crate) fn configs(&self) -> anyhow::Result<Vec<slipway_yum::repofile::RepoConfig>> {

@@ -29,7 +29,7 @@ pub(crate) struct RunArgs {
     /// Kill the command (and everything it started) after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub(crate) timeout: Option<u64>,
-    /// Content store (default `$XDG_CACHE_HOME/slipway`).
+    /// Content store (default: `$XDG_CACHE_HOME/slipway`, else `~/.cache/slipway`).
     #[arg(long, value_name = "DIR", env = "SLIPWAY_STORE")]
     pub(crate) store: Option<PathBuf>,
     /// The command and its arguments.
@@ -37,15 +37,9 @@ pub(crate) struct RunArgs {
     pub(crate) command: Vec<String>,
 }
 
-pub(crate) fn store_root(store: Option<&PathBuf>) -> PathBuf {
-    store
-        .cloned()
-        .unwrap_or_else(slipway_yum::store::Store::default_root)
-}
-
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<()> {
     slipway_sandbox::interrupt::install_handlers().context("cannot install signal handlers")?;
-    let store = store_root(args.store.as_ref());
+    let store = super::store_root(args.store.as_ref());
     let platform = args
         .platform
         .as_deref()

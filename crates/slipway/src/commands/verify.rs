@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use slipway_recipe::build::{BuildOptions, Quiet, SourceOptions};
+use slipway_build::{BuildOptions, Quiet, SourceOptions};
 use slipway_recipe::{Lock, Plan, Recipe};
 use slipway_repro::{SourceImage, Verdict, verify_images};
 
@@ -155,7 +155,7 @@ fn rebuild(
         "rebuilding `{image}` with an empty store in `{}`",
         scratch.display()
     );
-    let report = slipway_recipe::build::build(recipe, &plan, &options, &Quiet)
+    let report = slipway_build::build(recipe, &plan, &options, &Quiet)
         .with_context(|| format!("rebuilding `{image}`"))?;
     let path = report
         .image(image)

@@ -6,11 +6,35 @@
 //! `rpmbuild` step.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
+use slipway_recipe::{Image, SrpmPatch, Step};
 use slipway_vsyscall::srpm::{PatchFile, patch_srpm};
 
-use crate::error::{Error, Result};
-use crate::model::{Image, SrpmPatch, Step};
+use crate::error::{Error, Result, build_err};
+use crate::steps::{StepJob, StepLayer};
+use crate::store::key_hex;
+
+/// Run the srpm-patch step `job` (a cache miss): patch the source RPM on
+/// the host, then `rpmbuild -bp` it in the sandbox.
+pub(crate) fn run(job: &StepJob<'_>, patch: &SrpmPatch) -> Result<StepLayer> {
+    job.report_running();
+    let started = Instant::now();
+    let scratch = job
+        .cx
+        .store
+        .tmp()
+        .join(format!("srpm-{}", key_hex(&job.plan.key)));
+    let result = (|| {
+        let script = prepare(job.cx.image, job.step, patch, job.cx.sources, &scratch)?;
+        let mut run = job.sandbox_step(["/bin/sh", "-c", &script]);
+        run.inputs.push((scratch.clone(), PathBuf::from(MOUNT)));
+        let outcome = job.run_in_sandbox(&job.lowers, &run)?;
+        job.capture(&job.plan.key, outcome, started)
+    })();
+    let _ = fs_err::remove_dir_all(&scratch);
+    result
+}
 
 /// Where the step sees the patched topdir, read-only.
 pub(crate) const MOUNT: &str = "/inputs/srpm-topdir";
@@ -24,10 +48,8 @@ pub(crate) fn prepare(
     sources: &std::collections::BTreeMap<String, PathBuf>,
     scratch: &Path,
 ) -> Result<String> {
-    let what = |m: String| Error::Build {
-        what: format!("{}: srpm-patch step `{}`", step.loc, step.name),
-        message: m,
-    };
+    let context = format!("{}: srpm-patch step `{}`", step.loc, step.name);
+    let what = |m: String| build_err(context.clone(), m);
     let file_of = |name: &str| -> Result<PathBuf> {
         let source = image
             .source(name)
@@ -56,7 +78,10 @@ pub(crate) fn prepare(
         &[PatchFile::new(&patch_name, &patch_file, &flags)],
         scratch,
     )
-    .map_err(|e| what(e.to_string()))?;
+    .map_err(|source| Error::SrpmPatch {
+        what: context.clone(),
+        source: Box::new(source),
+    })?;
     // slipway-vsyscall's bump: the release's leading number gains `.1` (or
     // its third component is incremented); the recipe states which it expects.
     let leading = patched
@@ -95,7 +120,7 @@ mod tests {
     use slipway_test_support::{fixtures_dir, generated_dir, require_tool};
 
     use super::prepare;
-    use crate::model::{Action, Recipe};
+    use slipway_recipe::{Action, Recipe};
 
     fn run(cmd: &mut Command) {
         let out = cmd.output().expect("spawn");

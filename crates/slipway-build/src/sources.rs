@@ -6,14 +6,18 @@
 //! keys of its `keyring` source, before it enters the store. Verification is
 //! the rpm crate's OpenPGP verifier, as slipway-rpm uses for RPM signatures.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use slipway_recipe::plan::ImagePlan;
+use slipway_recipe::{Action, Image, Source};
 
-use super::store::Store;
-use crate::error::{Error, Result};
-use crate::model::Source;
+use crate::driver::Driver;
+use crate::error::{Error, Result, build_err};
+use crate::report::Event;
+use crate::store::Store;
 
 /// Where sources come from.
 #[derive(Debug, Clone, Default)]
@@ -120,19 +124,102 @@ pub(crate) fn fetch_source(
     }
 }
 
+impl Driver<'_> {
+    /// Fetch the sources `image` uses into the store (keyrings first, so
+    /// signed sources are verified as they come in): name → directory.
+    pub(crate) fn fetch_sources(
+        &self,
+        image: &Image,
+        plan: &ImagePlan,
+    ) -> Result<BTreeMap<String, PathBuf>> {
+        // Step inputs, repositories from sources, and the sources of srpm-patch
+        // and builddep operations.
+        let mut used: BTreeSet<&str> = image
+            .steps
+            .iter()
+            .flat_map(|s| s.inputs.iter().map(String::as_str))
+            .collect();
+        for repo in &image.repos {
+            if let slipway_recipe::RepoKind::Source(s) | slipway_recipe::RepoKind::Rpm(s) =
+                &repo.kind
+            {
+                used.insert(s);
+            }
+        }
+        for step in &image.steps {
+            match &step.action {
+                Action::SrpmPatch(p) => {
+                    used.insert(&p.srpm);
+                    used.insert(&p.patch);
+                }
+                Action::Packages(ops) => {
+                    for op in ops {
+                        if let slipway_recipe::PackageOp::BuildDep(s) = op {
+                            used.insert(s);
+                        }
+                    }
+                }
+                Action::Script(_) => {}
+            }
+        }
+        // The keyrings of signed sources are fetched first.
+        let keyrings: BTreeSet<&str> = image
+            .sources
+            .iter()
+            .filter(|s| used.contains(s.name.as_str()) && s.asc.is_some())
+            .filter_map(|s| s.keyring.as_deref())
+            .collect();
+        used.extend(&keyrings);
+        let mut fetches: Vec<_> = plan
+            .fetches
+            .iter()
+            .filter(|f| used.contains(f.name.as_str()))
+            .collect();
+        fetches.sort_by_key(|f| !keyrings.contains(f.name.as_str()));
+        let mut out: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for fetch in fetches {
+            let source = image.source(&fetch.name).ok_or_else(|| {
+                build_err(format!("source `{}`", fetch.name), "not in the recipe")
+            })?;
+            let sha256 = fetch.sha256.as_deref().ok_or_else(|| Error::Unpinned {
+                what: format!("source `{}` ({})", fetch.name, fetch.url),
+            })?;
+            let keyring = source.keyring.as_deref().and_then(|k| {
+                let file = &image.source(k)?.file_name;
+                out.get(k).map(|dir| dir.join(file))
+            });
+            let path = fetch_source(
+                &self.store,
+                source,
+                sha256,
+                &self.options.sources,
+                keyring.as_deref(),
+            )?;
+            self.reporter.event(&Event::Source(&fetch.name));
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or(path);
+            out.insert(fetch.name.clone(), dir);
+        }
+        Ok(out)
+    }
+}
+
 /// The sha256 of a file fetched from `url` (for `slipway lock`).
 pub(crate) fn download(url: &str, options: &SourceOptions) -> Result<Vec<u8>> {
     if options.offline {
-        return Err(Error::Fetch {
-            url: url.to_owned(),
-            message: "offline: give `--mirror` or fetch it into the store first".into(),
+        return Err(Error::Offline {
+            what: format!("`{url}`"),
+            instead: "give `--mirror`, or fetch it into the store first".into(),
         });
     }
     let fail = |message: String| Error::Fetch {
         url: url.to_owned(),
         message,
     };
-    let response = reqwest::blocking::get(url).map_err(|e| fail(e.to_string()))?;
+    let http = |source| Error::Http {
+        url: url.to_owned(),
+        source,
+    };
+    let response = reqwest::blocking::get(url).map_err(http)?;
     if !response.status().is_success() {
         return Err(fail(format!("HTTP {}", response.status())));
     }
@@ -140,7 +227,7 @@ pub(crate) fn download(url: &str, options: &SourceOptions) -> Result<Vec<u8>> {
     response
         .take(u64::MAX)
         .read_to_end(&mut bytes)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| Error::io(url, e))?;
     Ok(bytes)
 }
 
@@ -154,9 +241,11 @@ mod tests {
     use slipway_test_support::{generated_dir, require_tool};
 
     use super::{SourceOptions, fetch_source};
-    use crate::build::store::Store;
-    use crate::error::{Error, Loc};
-    use crate::model::Source;
+    use slipway_recipe::Loc;
+    use slipway_recipe::Source;
+
+    use crate::error::Error;
+    use crate::store::Store;
 
     fn gpg(home: &Path, args: &[&str]) -> Vec<u8> {
         let out = Command::new("gpg")

@@ -15,16 +15,16 @@ use std::path::PathBuf;
 
 use sha2::{Digest as _, Sha256};
 
-use super::fetch::{SourceOptions, get, verify_detached};
-use super::store::{Store, key_hex};
-use super::{
-    BuildOptions, Built, Event, Reporter, assemble, build_err, fetch_sources, packages,
-    prepare_base, resolve_over_rootfs, run_steps,
-};
-use crate::error::{Error, Result};
-use crate::lock::{Lock, LockedImage, LockedSource, LockedStep};
-use crate::model::{Action, Base, Recipe};
-use crate::plan::{BasePlan, ImagePlan, Plan, StepPlan};
+use slipway_recipe::lock::{Lock, LockedImage, LockedSource, LockedStep};
+use slipway_recipe::plan::{BasePlan, ImagePlan, Plan, StepPlan};
+use slipway_recipe::{Action, Base, Image, Recipe};
+
+use crate::driver::{BuildOptions, Built, Driver, ImageRun};
+use crate::error::{Error, Result, build_err};
+use crate::report::{Event, Reporter};
+use crate::sources::{SourceOptions, get, verify_detached};
+use crate::steps::{StepFiles, StepJob, StepLayer, resolve_over_rootfs};
+use crate::store::key_hex;
 
 /// Make the lock of `recipe`: resolve every unpinned registry base to its
 /// image manifest digest for the image's platform, and hash every source the
@@ -39,7 +39,7 @@ pub fn make_lock(
     sources: &SourceOptions,
 ) -> Result<Lock> {
     let mut lock = Lock {
-        version: crate::lock::LOCK_VERSION,
+        version: slipway_recipe::lock::LOCK_VERSION,
         ..Lock::default()
     };
     let client = slipway_registry::Client::new(registry.clone()).map_err(|source| Error::Pull {
@@ -131,7 +131,9 @@ pub fn drop_stale_entries(recipe: &Recipe, lock: &mut Lock) -> Result<()> {
             if !matches!(step.action, Action::Packages(_)) {
                 continue;
             }
-            if crate::plan::packages_request(recipe, image, step, Some(&pins))? == old.request {
+            if slipway_recipe::plan::packages_request(recipe, image, step, Some(&pins))?
+                == old.request
+            {
                 kept.push(old);
             }
         }
@@ -158,8 +160,7 @@ pub fn lock_packages(
     reporter: &dyn Reporter,
 ) -> Result<Vec<(String, String)>> {
     drop_stale_entries(recipe, lock)?;
-    let store = Store::open(&options.store)?.with_offline(options.sources.offline);
-    let sandbox = slipway_sandbox::Sandbox::new(store.scratch());
+    let driver = Driver::open(recipe, options, reporter)?;
     let mut recorded = Vec::new();
     loop {
         let plan = Plan::new(recipe, images, Some(lock))?;
@@ -171,7 +172,7 @@ pub fn lock_packages(
         if pending.is_empty() {
             return Ok(recorded);
         }
-        let round = resolve_round(&store, &sandbox, recipe, &plan, options, reporter)?;
+        let round = driver.resolve_round(&plan)?;
         if round.is_empty() {
             return Err(build_err(
                 "locking the package steps",
@@ -205,154 +206,171 @@ fn uses(recipe: &Recipe, user: &ImagePlan, name: &str) -> bool {
     })
 }
 
-/// One round of [`lock_packages`]: the package steps of `plan` that can be
-/// resolved now (no unlocked package step under them, their images' bases
-/// built), resolved.
-fn resolve_round(
-    store: &Store,
-    sandbox: &slipway_sandbox::Sandbox,
-    recipe: &Recipe,
-    plan: &Plan,
-    options: &BuildOptions,
-    reporter: &dyn Reporter,
-) -> Result<Vec<(String, LockedStep)>> {
-    // An image is worked on when it has unlocked steps, or an image worked
-    // on needs it whole.
-    let mut needed = vec![false; plan.images.len()];
-    for i in (0..plan.images.len()).rev() {
-        needed[i] = !unlocked(&plan.images[i]).is_empty()
-            || (i + 1..plan.images.len())
-                .any(|j| needed[j] && uses(recipe, &plan.images[j], &plan.images[i].name));
+/// What one image does in a round: the steps to run, and the unlocked
+/// package steps to resolve over them (none: the image is built whole).
+struct Work<'p> {
+    run: BTreeSet<&'p str>,
+    frontier: Vec<&'p StepPlan>,
+}
+
+/// The work of `image_plan` in this round, `None` when it must wait for an
+/// image not built yet (its base, or the image a step takes files from).
+fn work<'p>(
+    image: &Image,
+    image_plan: &'p ImagePlan,
+    built: &BTreeMap<String, Built>,
+) -> Option<Work<'p>> {
+    if let BasePlan::Image { name, .. } = &image_plan.base
+        && !built.contains_key(name)
+    {
+        return None;
     }
-    let mut built: BTreeMap<String, Built> = BTreeMap::new();
-    let mut out = Vec::new();
-    for (image_plan, _) in plan.images.iter().zip(&needed).filter(|(_, n)| **n) {
-        let image = recipe.image(&image_plan.name).ok_or_else(|| {
-            build_err(
-                format!("image `{}`", image_plan.name),
-                "planned but not in the recipe",
-            )
-        })?;
-        if let BasePlan::Image { name, .. } = &image_plan.base
-            && !built.contains_key(name)
-        {
-            continue;
-        }
-        let open = unlocked(image_plan);
-        let frontier: Vec<&StepPlan> = image_plan
-            .steps
+    let open = unlocked(image_plan);
+    let frontier: Vec<&StepPlan> = image_plan
+        .steps
+        .iter()
+        .filter(|s| {
+            open.contains(s.name.as_str())
+                && !s.depends_on.iter().any(|d| open.contains(d.as_str()))
+        })
+        .collect();
+    let run: BTreeSet<&str> = if open.is_empty() {
+        image_plan.steps.iter().map(|s| s.name.as_str()).collect()
+    } else {
+        frontier
             .iter()
-            .filter(|s| {
-                open.contains(s.name.as_str())
-                    && !s.depends_on.iter().any(|d| open.contains(d.as_str()))
-            })
-            .collect();
-        let run: BTreeSet<&str> = if open.is_empty() {
-            image_plan.steps.iter().map(|s| s.name.as_str()).collect()
-        } else {
-            frontier
-                .iter()
-                .flat_map(|s| s.depends_on.iter().map(String::as_str))
-                .collect()
-        };
-        // Steps that take files from an image wait for it (package steps
-        // resolve `install-local` RPMs from there).
-        let waits = run
-            .iter()
-            .copied()
-            .chain(frontier.iter().map(|s| s.name.as_str()))
-            .any(|name| {
-                image
-                    .step(name)
-                    .and_then(|s| s.from_image.as_ref())
-                    .is_some_and(|f| !built.contains_key(&f.image))
-            });
-        if waits {
-            continue;
+            .flat_map(|s| s.depends_on.iter().map(String::as_str))
+            .collect()
+    };
+    // Steps that take files from an image wait for it (package steps
+    // resolve `install-local` RPMs from there).
+    let waits = run
+        .iter()
+        .copied()
+        .chain(frontier.iter().map(|s| s.name.as_str()))
+        .any(|name| {
+            image
+                .step(name)
+                .and_then(|s| s.from_image.as_ref())
+                .is_some_and(|f| !built.contains_key(&f.image))
+        });
+    (!waits).then_some(Work { run, frontier })
+}
+
+impl Driver<'_> {
+    /// One round of [`lock_packages`]: the package steps of `plan` that can
+    /// be resolved now (no unlocked package step under them, their images'
+    /// bases built), resolved.
+    fn resolve_round(&self, plan: &Plan) -> Result<Vec<(String, LockedStep)>> {
+        // An image is worked on when it has unlocked steps, or an image
+        // worked on needs it whole.
+        let recipe = self.recipe;
+        let mut needed = vec![false; plan.images.len()];
+        for i in (0..plan.images.len()).rev() {
+            needed[i] = !unlocked(&plan.images[i]).is_empty()
+                || (i + 1..plan.images.len())
+                    .any(|j| needed[j] && uses(recipe, &plan.images[j], &plan.images[i].name));
         }
-        reporter.event(&Event::Image(&image.name));
-        let base = prepare_base(store, image, image_plan, &built, options, reporter)?;
-        let sources = fetch_sources(store, image, image_plan, options, reporter)?;
-        let sub = ImagePlan {
-            steps: image_plan
+        let mut built: BTreeMap<String, Built> = BTreeMap::new();
+        let mut out = Vec::new();
+        for (image_plan, _) in plan.images.iter().zip(&needed).filter(|(_, n)| **n) {
+            let image = self.image(image_plan)?;
+            let Some(work) = work(image, image_plan, &built) else {
+                continue;
+            };
+            self.reporter.event(&Event::Image(&image.name));
+            let base = self.prepare_base(image, image_plan, &built)?;
+            let sources = self.fetch_sources(image, image_plan)?;
+            let sub = ImagePlan {
+                steps: image_plan
+                    .steps
+                    .iter()
+                    .filter(|s| work.run.contains(s.name.as_str()))
+                    .cloned()
+                    .collect(),
+                ..image_plan.clone()
+            };
+            let cx = self.image_run(image, &sources);
+            let layers = cx.run_steps(&sub, &base, &built)?;
+            if work.frontier.is_empty() {
+                let (whole, _) = self.assemble(image, &sub, base, layers, false)?;
+                built.insert(image.name.clone(), whole);
+                continue;
+            }
+            let runtime: BTreeMap<&str, &StepLayer> = sub
                 .steps
                 .iter()
-                .filter(|s| run.contains(s.name.as_str()))
-                .cloned()
-                .collect(),
-            ..image_plan.clone()
-        };
-        let layers = run_steps(
-            store, sandbox, recipe, image, &sub, &base, &built, &sources, options, reporter,
-        )?;
-        if open.is_empty() {
-            let (whole, _) = assemble(store, image, &sub, base, layers, options, false, reporter)?;
-            built.insert(image.name.clone(), whole);
-            continue;
-        }
-        let runtime: BTreeMap<&str, &str> = sub
-            .steps
-            .iter()
-            .zip(&layers)
-            .map(|(s, l)| (s.name.as_str(), l.2.as_str()))
-            .collect();
-        for step_plan in frontier {
-            let Some(step) = image.step(&step_plan.name) else {
-                continue;
-            };
-            let Action::Packages(ops) = &step.action else {
-                continue;
-            };
-            // Top-most first, as the step would run.
-            let lowers: Vec<PathBuf> = step_plan
-                .depends_on
-                .iter()
-                .rev()
-                .filter_map(|d| runtime.get(d.as_str()).map(|k| store.tree(k)))
-                .chain(base.lowers.iter().cloned())
+                .zip(&layers)
+                .map(|(s, l)| (s.name.as_str(), l))
                 .collect();
-            let scratch = store
-                .tmp()
-                .join(format!("lock-{}", key_hex(&step_plan.key)));
-            let exported = match &step.from_image {
-                Some(f) => match built.get(&f.image) {
-                    Some(from) => Some(super::from_image::export(
-                        store,
-                        sandbox,
-                        image,
-                        step,
-                        from,
-                        &f.path,
-                        &step_plan.key,
-                    )?),
-                    None => None,
-                },
-                None => None,
-            };
-            let files = packages::StepFiles {
-                sources: &sources,
-                scratch: &scratch,
-                lowers: &lowers,
-                from_image: exported.as_deref(),
-                offline: store.offline,
-            };
-            let resolved = resolve_over_rootfs(store, sandbox, recipe, image, step, ops, &files);
-            let _ = fs_err::remove_dir_all(&scratch);
-            if let Some(dir) = &exported {
-                let _ = fs_err::remove_dir_all(dir);
+            for step_plan in work.frontier {
+                if let Some(locked) = resolve_one(&cx, step_plan, &runtime, &base, &built)? {
+                    out.push((image.name.clone(), locked));
+                }
             }
-            let request = step_plan.request.clone().unwrap_or_default();
-            let resolved = resolved?;
-            super::report_skipped(reporter, image, step, &resolved);
-            let locked = resolved.to_locked(&step.name, &request, options.jobs.max(1))?;
-            reporter.event(&Event::Resolved {
-                image: &image.name,
-                step: &step.name,
-                packages: locked.packages.len(),
-                erased: locked.erased.len(),
-            });
-            out.push((image.name.clone(), locked));
         }
+        Ok(out)
     }
-    Ok(out)
+}
+
+/// Resolve the unlocked package step `step_plan` over the layers `runtime`
+/// of the steps it runs over, as its lock entry.
+fn resolve_one(
+    cx: &ImageRun<'_>,
+    step_plan: &StepPlan,
+    runtime: &BTreeMap<&str, &StepLayer>,
+    base: &Built,
+    built: &BTreeMap<String, Built>,
+) -> Result<Option<LockedStep>> {
+    let (store, image) = (cx.store, cx.image);
+    let Some(step) = image.step(&step_plan.name) else {
+        return Ok(None);
+    };
+    let Action::Packages(ops) = &step.action else {
+        return Ok(None);
+    };
+    // Top-most first, as the step would run.
+    let lowers: Vec<PathBuf> = step_plan
+        .depends_on
+        .iter()
+        .rev()
+        .filter_map(|d| runtime.get(d.as_str()).map(|l| store.tree(&l.key)))
+        .chain(base.lowers.iter().cloned())
+        .collect();
+    let no_env = BTreeMap::new();
+    let job = StepJob {
+        cx: *cx,
+        step,
+        plan: step_plan.clone(),
+        lowers,
+        from: step.from_image.as_ref().and_then(|f| built.get(&f.image)),
+        env: &no_env,
+    };
+    let scratch = store
+        .tmp()
+        .join(format!("lock-{}", key_hex(&step_plan.key)));
+    let exported = job.export_from_image()?;
+    let files = StepFiles {
+        sources: cx.sources,
+        scratch: &scratch,
+        lowers: &job.lowers,
+        from_image: exported.as_deref(),
+        offline: store.offline,
+    };
+    let resolved = resolve_over_rootfs(&job, ops, &files);
+    let _ = fs_err::remove_dir_all(&scratch);
+    if let Some(dir) = &exported {
+        let _ = fs_err::remove_dir_all(dir);
+    }
+    let request = step_plan.request.clone().unwrap_or_default();
+    let resolved = resolved?;
+    job.report_skipped(&resolved);
+    let locked = resolved.to_locked(&step.name, &request, cx.jobs)?;
+    cx.reporter.event(&Event::Resolved {
+        image: &image.name,
+        step: &step.name,
+        packages: locked.packages.len(),
+        erased: locked.erased.len(),
+    });
+    Ok(Some(locked))
 }

@@ -24,9 +24,11 @@ use slipway_yum::resolve::{Job, Request, resolve};
 use slipway_yum::source::{Format, LoadOptions, load_repos};
 use slipway_yum::store::Transport;
 
-use crate::error::{Error, Loc, Result};
-use crate::lock::{LockedErase, LockedSkip, LockedStep};
-use crate::model::{Image, PackageOp, Personality, RepoKind, Step};
+use slipway_recipe::Loc;
+use slipway_recipe::lock::{LockedErase, LockedSkip, LockedStep};
+use slipway_recipe::{Image, PackageOp, Personality, RepoKind, Step};
+
+use crate::error::{Error, Result};
 
 /// What `$releasever` expands to while neither the recipe nor the rootfs
 /// says: a repository that uses it is then an error.
@@ -71,9 +73,9 @@ fn os_release_version(text: &str) -> Option<String> {
 
 fn yum_err(loc: &Loc, what: &str) -> impl Fn(slipway_yum::Error) -> Error {
     let what = format!("{loc}: {what}");
-    move |e| Error::Build {
+    move |source| Error::Yum {
         what: what.clone(),
-        message: e.to_string(),
+        source: Box::new(source),
     }
 }
 
@@ -161,9 +163,9 @@ impl StepFiles<'_> {
 /// The `.repo` files in a release RPM's payload (unpacked into `dir`), with
 /// `file:///` keys pointing into the payload when it holds them.
 fn release_repos(rpm: &Path, dir: &Path, vars: &Vars, loc: &Loc) -> Result<Vec<RepoConfig>> {
-    let rpm_err = |e: slipway_rpm::Error| Error::Build {
+    let rpm_err = |source| Error::Rpm {
         what: format!("{loc}: release RPM `{}`", rpm.display()),
-        message: e.to_string(),
+        source: Box::new(source),
     };
     if dir.exists() {
         fs_err::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -266,9 +268,9 @@ fn load_step_repos(
                 let rpm = files.source(image, name, &repo.loc)?;
                 let dir = files.scratch.join(format!("release-{name}"));
                 configs.extend(release_repos(&rpm, &dir, &vars, &repo.loc)?);
-                let header = slipway_rpm::read_header(&rpm).map_err(|e| Error::Build {
+                let header = slipway_rpm::read_header(&rpm).map_err(|source| Error::Rpm {
                     what: format!("{}: release RPM `{}`", repo.loc, rpm.display()),
-                    message: e.to_string(),
+                    source: Box::new(source),
                 })?;
                 release_rpms.push((header.name.clone(), rpm));
             }
@@ -439,9 +441,9 @@ fn resolve_local(
     })?;
     let mut local = Vec::new();
     for file in local_rpms(dir, globs, loc)? {
-        let header = slipway_rpm::read_header(&file).map_err(|e| Error::Build {
+        let header = slipway_rpm::read_header(&file).map_err(|source| Error::Rpm {
             what: format!("{loc}: install-local `{}`", file.display()),
-            message: e.to_string(),
+            source: Box::new(source),
         })?;
         let rel = file
             .strip_prefix(dir)
@@ -612,7 +614,7 @@ pub(crate) fn locked_step(
 /// checksum is not a sha256.
 fn find_locked(
     repos: &[slipway_yum::Repo],
-    want: &crate::lock::LockedPackage,
+    want: &slipway_recipe::lock::LockedPackage,
     what: &str,
 ) -> Result<(LockedPackage, Option<String>)> {
     let mut other_sums = Vec::new();
@@ -689,7 +691,7 @@ fn package_id(p: &LockedPackage) -> String {
 /// URL and repository a package came from are left out: the same bytes from
 /// another mirror make the same layer.
 pub(crate) fn resolved_key(ops: &[ResolvedOp]) -> String {
-    let mut h = crate::plan::KeyHasher::new();
+    let mut h = slipway_recipe::key::KeyHasher::new();
     for op in ops {
         match op {
             ResolvedOp::Clean => h.field("op", "clean"),
@@ -789,7 +791,7 @@ impl Resolved {
                     Some(h) => h.clone(),
                     None => p.checksum.to_ascii_lowercase(),
                 };
-                step.packages.push(crate::lock::LockedPackage {
+                step.packages.push(slipway_recipe::lock::LockedPackage {
                     op,
                     name: p.name.clone(),
                     epoch: p.epoch,
@@ -944,9 +946,9 @@ pub(crate) fn local_rpms(dir: &Path, globs: &[String], loc: &Loc) -> Result<Vec<
 /// What `yum-builddep` installs for a source RPM: its requirements, with
 /// their version constraints (rpmlib features left out).
 fn build_requires(srpm: &Path, loc: &Loc) -> Result<Vec<Dep>> {
-    let header = slipway_rpm::read_header(srpm).map_err(|e| Error::Build {
+    let header = slipway_rpm::read_header(srpm).map_err(|source| Error::Rpm {
         what: format!("{loc}: builddep `{}`", srpm.display()),
-        message: e.to_string(),
+        source: Box::new(source),
     })?;
     let mut deps: Vec<Dep> = header
         .requires
@@ -1014,7 +1016,7 @@ fn sha256_file(path: &Path) -> Result<String> {
 
 /// Where the RPMs of a step are gathered (inside the store's tmp).
 pub(crate) fn rpm_dir(tmp: &Path, key: &str) -> PathBuf {
-    tmp.join(format!("rpms-{}", super::store::key_hex(key)))
+    tmp.join(format!("rpms-{}", crate::store::key_hex(key)))
 }
 
 #[cfg(test)]
@@ -1061,7 +1063,7 @@ mod tests {
             fs_err::create_dir_all(p.parent().expect("parent")).expect("dir");
             fs_err::write(&p, b"").expect("file");
         }
-        let loc = crate::error::Loc {
+        let loc = slipway_recipe::Loc {
             file: "x.toml".into(),
             line: 1,
         };
@@ -1220,7 +1222,7 @@ mod repo_sources {
     use slipway_test_support::{fixtures_dir, generated_dir, require_tool};
 
     use super::{ResolvedOp, StepFiles, resolve_step};
-    use crate::model::{Action, Recipe};
+    use slipway_recipe::{Action, Recipe};
 
     fn repo_of(rpms: &Path, dir: &Path) {
         fs_err::create_dir_all(dir).expect("repo dir");

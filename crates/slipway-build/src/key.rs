@@ -2,28 +2,14 @@
 //!
 //! The plan's keys cover everything the recipe and the lock say. A package
 //! step without a lock entry is only known once resolved: its key gets the
-//! resolved package set ([`super::packages::resolved_key`]), so a repository
+//! resolved package set ([`crate::steps::packages::resolved_key`]), so a repository
 //! update invalidates the cached layer, and every step over it (in this image
 //! or in images built on it) gets a key derived from that one.
 //!
-//! Every step key starts with the version of the post-step normaliser
-//! ([`slipway_repro::NORMALIZER_VERSION`], see [`step_hasher`]): a slipway
-//! whose normaliser changed never takes layers from a store filled by the
-//! old one.
+//! The planned keys and their hashing are slipway-recipe's
+//! ([`slipway_recipe::key`]).
 
-use crate::plan::KeyHasher;
-
-/// The hasher a step's planned key starts from: the key format version
-/// (in [`KeyHasher::new`]) and the normaliser version.
-pub(crate) fn step_hasher() -> KeyHasher {
-    step_hasher_for(slipway_repro::NORMALIZER_VERSION)
-}
-
-fn step_hasher_for(normalizer: u32) -> KeyHasher {
-    let mut h = KeyHasher::new();
-    h.field("normalizer", normalizer.to_string());
-    h
-}
+use slipway_recipe::key::KeyHasher;
 
 /// The key a step's layer is stored under: its planned key when neither the
 /// base image, the steps it runs over nor its own resolution differ from the
@@ -71,21 +57,6 @@ pub(crate) fn image(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key_of(normalizer: u32) -> String {
-        let mut h = step_hasher_for(normalizer);
-        h.field("script", "0123");
-        h.finish()
-    }
-
-    #[test]
-    fn the_normalizer_version_is_part_of_the_key() {
-        let current = slipway_repro::NORMALIZER_VERSION;
-        assert_ne!(key_of(current), key_of(current + 1));
-        let mut h = step_hasher();
-        h.field("script", "0123");
-        assert_eq!(h.finish(), key_of(current));
-    }
 
     #[test]
     fn planned_key_kept_when_nothing_differs() {

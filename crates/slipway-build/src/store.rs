@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use slipway_oci::OciLayout;
 use slipway_oci::oci_spec::image::Descriptor;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, build_err};
 
 /// The store directory and its parts.
 #[derive(Debug, Clone)]
@@ -139,10 +139,8 @@ impl Store {
     pub(crate) fn record(&self, key: &str, layer: &CachedLayer) -> Result<()> {
         let path = self.cache_path(key);
         let tmp = self.tmp().join(format!("{}.json.tmp", key_hex(key)));
-        let bytes = serde_json::to_vec_pretty(layer).map_err(|e| Error::Build {
-            what: format!("cache entry {key}"),
-            message: e.to_string(),
-        })?;
+        let bytes = serde_json::to_vec_pretty(layer)
+            .map_err(|e| build_err(format!("cache entry {key}"), e.to_string()))?;
         fs_err::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
         fs_err::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
     }
@@ -153,16 +151,18 @@ pub(crate) fn key_hex(key: &str) -> &str {
     key.strip_prefix("sha256:").unwrap_or(key)
 }
 
-/// The default store: `$SLIPWAY_STORE`, else `$XDG_CACHE_HOME/slipway`, else
-/// `~/.cache/slipway`.
+/// The default store, the one rule every command uses: `$SLIPWAY_STORE`,
+/// else `$XDG_CACHE_HOME/slipway`, else `~/.cache/slipway` (empty variables
+/// count as unset).
 pub fn default_store() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SLIPWAY_STORE") {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("SLIPWAY_STORE") {
         return PathBuf::from(dir);
     }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+    if let Some(dir) = var("XDG_CACHE_HOME") {
         return PathBuf::from(dir).join("slipway");
     }
-    let home = std::env::var_os("HOME")
+    let home = var("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/root"));
     home.join(".cache/slipway")
