@@ -241,6 +241,11 @@ impl<R: Read> HashingReader<R> {
     pub fn finish(self) -> (Digest, u64) {
         self.hasher.finish()
     }
+
+    /// How many bytes have been read so far.
+    pub fn size(&self) -> u64 {
+        self.hasher.size()
+    }
 }
 
 impl<R: Read> Read for HashingReader<R> {

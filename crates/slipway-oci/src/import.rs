@@ -11,9 +11,9 @@ use crate::config::ImageConfig;
 use crate::image::write_image;
 use crate::layer::{Layer, LayerOptions, LayerWriter};
 use crate::layout::OciLayout;
+use crate::reader::{EntryClass, read_layer};
 use crate::tar::{EntryKind, TarEntry};
 use crate::transport::{ImageRef, LocalImage, with_new_dir, write_image_to};
-use crate::unpack::decompressed;
 use crate::{Error, Result};
 
 /// Make a one-layer image from `source` (a directory, or a tar file that may
@@ -115,99 +115,48 @@ pub fn write_layer_from_tar(
         ))
     })?;
     let mut entries: BTreeMap<Vec<Vec<u8>>, Spooled> = BTreeMap::new();
-    let bad = |e: io::Error| Error::invalid("tar", e.to_string());
+    let key_of =
+        |path: &[u8]| -> Vec<Vec<u8>> { path.split(|&b| b == b'/').map(<[u8]>::to_vec).collect() };
     {
         let mut spool_writer = io::BufWriter::with_capacity(1 << 20, &mut spool);
         let mut offset = 0u64;
-        let stream = decompressed(input)?;
-        let mut archive = tar::Archive::new(stream);
-        for entry in archive.entries().map_err(bad)? {
-            let mut entry = entry.map_err(bad)?;
-            let raw = entry.path_bytes().into_owned();
-            let components = components_of(&raw)?;
-            let header = entry.header();
-            let kind = match header.entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    EntryKind::File { size: entry.size() }
-                }
-                tar::EntryType::Directory => EntryKind::Directory,
-                tar::EntryType::Symlink => EntryKind::Symlink {
-                    target: entry
-                        .link_name_bytes()
-                        .map(|l| l.into_owned())
-                        .unwrap_or_default(),
-                },
-                tar::EntryType::Link => {
-                    let target = entry
-                        .link_name_bytes()
-                        .map(|l| l.into_owned())
-                        .unwrap_or_default();
-                    EntryKind::Hardlink {
-                        target: components_of(&target)?.join(&b'/'),
-                    }
-                }
-                t @ (tar::EntryType::Char | tar::EntryType::Block) => {
-                    let major = header.device_major().map_err(bad)?.unwrap_or(0);
-                    let minor = header.device_minor().map_err(bad)?.unwrap_or(0);
-                    if t == tar::EntryType::Char {
-                        EntryKind::CharDevice { major, minor }
-                    } else {
-                        EntryKind::BlockDevice { major, minor }
-                    }
-                }
-                tar::EntryType::Fifo => EntryKind::Fifo,
-                tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
-                other => {
-                    return Err(Error::invalid(
-                        "tar",
-                        format!(
-                            "entry `{}` has the unsupported type {other:?}",
-                            String::from_utf8_lossy(&raw)
-                        ),
-                    ));
-                }
-            };
-            if components.is_empty() {
-                continue; // the root itself
+        read_layer(input, "tar", |member| -> Result<()> {
+            let raw = String::from_utf8_lossy(&member.raw_path).into_owned();
+            if let Some(reason) = &member.invalid {
+                return Err(Error::invalid("tar", format!("entry `{raw}`: {reason}")));
             }
-            let mut xattrs = Vec::new();
-            if let Some(exts) = entry.pax_extensions().map_err(bad)? {
-                for ext in exts {
-                    let ext = ext.map_err(bad)?;
-                    if let Some(name) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") {
-                        xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
-                    }
-                }
+            if let EntryClass::Unsupported { type_byte } = member.class {
+                return Err(Error::invalid(
+                    "tar",
+                    format!(
+                        "entry `{raw}` has the unsupported type `{}`",
+                        char::from(type_byte).escape_default()
+                    ),
+                ));
             }
-            let header = entry.header();
+            if member.entry.path.is_empty() {
+                return Ok(()); // the root itself
+            }
+            let components = key_of(&member.entry.path);
             let spooled = Spooled {
-                entry: TarEntry {
-                    path: components.join(&b'/'),
-                    mode: header.mode().map_err(bad)? & 0o7777,
-                    uid: header.uid().map_err(bad)?,
-                    gid: header.gid().map_err(bad)?,
-                    mtime: header.mtime().map_err(bad)? as i64,
-                    xattrs,
-                    kind,
-                },
+                entry: member.entry.clone(),
                 offset,
             };
             if let EntryKind::File { size } = spooled.entry.kind {
-                let copied = io::copy(&mut entry, &mut spool_writer).map_err(bad)?;
+                let copied = io::copy(member, &mut spool_writer)?;
                 if copied != size {
                     return Err(Error::invalid("tar", "truncated file data"));
                 }
                 offset += size;
             }
             entries.insert(components, spooled);
-        }
+            Ok(())
+        })?;
         spool_writer.flush()?;
     }
     spool.rewind()?;
 
     // Hard-link groups: every member points at the first path (in output order).
-    let key_of =
-        |path: &[u8]| -> Vec<Vec<u8>> { path.split(|&b| b == b'/').map(<[u8]>::to_vec).collect() };
     let mut first_of_group: HashMap<Vec<Vec<u8>>, Vec<Vec<u8>>> = HashMap::new();
     for (key, s) in &entries {
         if let EntryKind::Hardlink { .. } = s.entry.kind {
@@ -295,26 +244,6 @@ fn link_root(
             String::from_utf8_lossy(&key.join(&b'/'))
         ),
     ))
-}
-
-fn components_of(path: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for c in path.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                return Err(Error::invalid(
-                    "tar",
-                    format!(
-                        "entry `{}` has a `..` component",
-                        String::from_utf8_lossy(path)
-                    ),
-                ));
-            }
-            c => out.push(c.to_vec()),
-        }
-    }
-    Ok(out)
 }
 
 struct SpoolReader<'a> {

@@ -42,12 +42,19 @@
 //!   CPUs and joined into one member with mtime 0 and OS byte 255: the output
 //!   does not depend on the thread count. The tar digest (diff id) and the
 //!   compressed digest are computed in the same pass. zstd is level 3.
+//! - **Reading layers** goes through one reader, [`read_layer`]: blob
+//!   decompressed by its magic bytes, entries classified as plain
+//!   (file, directory, link, …), whiteout or opaque marker, paths normalised
+//!   as Docker, containerd and GNU tar do (`/a`, `./a` and `a` are the same
+//!   entry; `/` is the root's own metadata), a missing final padding or
+//!   end-of-archive accepted when all data is there (umoci 0.4.7 writes such
+//!   layers). Unpacking, tar import, `slipway diff` and the vsyscall audit use it.
 //! - **Unpacking** resolves every parent with `openat2(RESOLVE_BENEATH)`, never
 //!   follows the final component, and refuses (and reports in
-//!   [`UnpackReport`]) entries with `..`, absolute paths, paths through a
-//!   symlink that leaves the target (absolute symlinks included), hard links to
-//!   such paths, and whiteouts of `.`/`..`; the rest of the layer is applied.
-//!   Directory modes and times are set at the end of each layer.
+//!   [`UnpackReport`]) entries with `..`, paths through a symlink that leaves
+//!   the target (absolute symlinks included), hard links to such paths, and
+//!   whiteouts of `.`/`..`; the rest of the layer is applied. Directory modes
+//!   and times are set at the end of each layer.
 //! - **Transports** ([`ImageRef`]): `oci:`, `oci-archive:` (a deterministic
 //!   tar of a layout holding just the image) and `docker-archive:` (the
 //!   `docker save` layout: `<id>/layer.tar` uncompressed, `manifest.json`,
@@ -66,6 +73,7 @@ mod json;
 mod layer;
 mod layout;
 mod platform_index;
+mod reader;
 pub mod tar;
 mod transport;
 mod unpack;
@@ -84,6 +92,7 @@ pub use layer::{
 pub use layout::{Blob, BlobWriter, OciLayout, REF_NAME_ANNOTATION, ref_name, validate_tag};
 pub use oci_spec;
 pub use platform_index::write_platform_index;
+pub use reader::{EntryClass, LayerDigests, LayerEntry, normalize_path, read_layer};
 pub use transport::{
     ImageRef, LocalImage, TRANSPORTS, copy, copy_blob, inspect_json, write_image_to,
 };

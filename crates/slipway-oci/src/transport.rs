@@ -22,8 +22,9 @@ use crate::config::ImageConfig;
 use crate::digest::HashingWriter;
 use crate::image::{Image, write_manifest_for};
 use crate::layout::{OciLayout, REF_NAME_ANNOTATION, validate_tag};
+use crate::reader::decompressed;
 use crate::tar::{EntryKind, TarEntry, TarWriter};
-use crate::unpack::{UnpackOptions, UnpackReport, decompressed, open_beneath, unpack_layer};
+use crate::unpack::{UnpackOptions, UnpackReport, open_beneath, unpack_layer};
 use crate::{Digest, Error, Result, canonical_json};
 
 /// The transports this crate implements, as written before the first `:`.

@@ -1,7 +1,9 @@
 //! Applying layers to a directory, safely.
 //!
-//! Every path is resolved inside the target directory with `openat2(2)` and
-//! `RESOLVE_BENEATH`, so neither a `..` component, an absolute path nor a
+//! Layers are read with [`read_layer`]: member names are taken beneath the
+//! target (`/etc/x`, `./etc/x` and `etc/x` are the same entry; `/` is the
+//! target's own metadata). Every path is resolved inside the target directory
+//! with `openat2(2)` and `RESOLVE_BENEATH`, so neither a `..` component nor a
 //! symlink (from this layer or an earlier one) can lead a write outside it.
 //! The final component is never followed: an existing entry of another type
 //! is removed first, and files are created with `O_CREAT | O_EXCL | O_NOFOLLOW`.
@@ -9,7 +11,7 @@
 //! [`UnpackReport`] with the reason.
 
 use std::collections::HashSet;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -18,11 +20,11 @@ use rustix::fs::Timespec;
 use rustix::fs::{AtFlags, Dev, FileType, Mode, OFlags, ResolveFlags, Timestamps, XattrFlags};
 use rustix::io::Errno;
 
-use crate::compress::Compression;
-use crate::digest::HashingReader;
 use crate::image::Image;
-use crate::layer::{OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
+use crate::layer::WHITEOUT_PREFIX;
 use crate::layout::OciLayout;
+use crate::reader::{EntryClass, LayerDigests, LayerEntry, read_layer, split_components};
+use crate::tar::{EntryKind, TarEntry};
 use crate::{Digest, Error, Result};
 
 /// What [`unpack`] did and did not do.
@@ -80,32 +82,26 @@ pub fn unpack(
     let diff_ids = image.diff_ids()?;
     for (index, descriptor) in image.layers().iter().enumerate() {
         let digest = Digest::try_from(descriptor.digest())?;
-        let file = layout.open_blob(&digest)?;
-        let mut compressed = HashingReader::new(BufReader::with_capacity(256 * 1024, file));
-        let diff_id = {
-            let mut unpacker = LayerUnpacker::new(&root, dir, index, options, &mut report);
-            unpacker.apply(&mut compressed)?
-        };
-        io::copy(&mut compressed, &mut io::sink())?;
-        let (actual, size) = compressed.finish();
-        if actual != digest || size != descriptor.size() {
+        let mut file = BufReader::with_capacity(256 * 1024, layout.open_blob(&digest)?);
+        let read = LayerUnpacker::new(&root, dir, index, options, &mut report).apply(&mut file)?;
+        if read.digest != digest || read.size != descriptor.size() {
             return Err(Error::DigestMismatch {
                 what: format!("layer {index} in `{}`", layout.path().display()),
                 expected: digest,
                 expected_size: descriptor.size(),
-                actual,
-                actual_size: size,
+                actual: read.digest,
+                actual_size: read.size,
             });
         }
         if let Some(expected) = diff_ids.get(index)
-            && expected != &diff_id.0
+            && expected != &read.diff_id
         {
             return Err(Error::DigestMismatch {
                 what: format!("the uncompressed layer {index} (diff id)"),
                 expected: expected.clone(),
-                expected_size: diff_id.1,
-                actual: diff_id.0,
-                actual_size: diff_id.1,
+                expected_size: read.tar_size,
+                actual: read.diff_id,
+                actual_size: read.tar_size,
             });
         }
         report.layers += 1;
@@ -123,7 +119,8 @@ pub fn unpack_layer(
     report: &mut UnpackReport,
 ) -> Result<(Digest, u64)> {
     let root = open_root(dir)?;
-    LayerUnpacker::new(&root, dir, index, options, report).apply(layer)
+    let read = LayerUnpacker::new(&root, dir, index, options, report).apply(layer)?;
+    Ok((read.diff_id, read.tar_size))
 }
 
 /// Open `rel` under `dir` for reading without leaving `dir`, even through
@@ -154,17 +151,6 @@ fn open_root(dir: &Path) -> Result<OwnedFd> {
         Mode::empty(),
     )
     .map_err(|e| Error::io_at("opening", dir)(e.into()))
-}
-
-/// Decompress `reader` according to its first bytes.
-pub(crate) fn decompressed<'a>(reader: &'a mut dyn Read) -> Result<Box<dyn Read + 'a>> {
-    let mut buffered = BufReader::with_capacity(256 * 1024, reader);
-    let head = buffered.fill_buf()?.to_vec();
-    Ok(match Compression::sniff(&head) {
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
-        Compression::None => Box::new(buffered),
-    })
 }
 
 struct LayerUnpacker<'a> {
@@ -202,33 +188,22 @@ impl<'a> LayerUnpacker<'a> {
         }
     }
 
-    fn apply(&mut self, layer: &mut dyn Read) -> Result<(Digest, u64)> {
-        let tar_stream = decompressed(layer)?;
-        let mut hashing = HashingReader::new(tar_stream);
-        {
-            let mut archive = tar::Archive::new(&mut hashing);
-            let entries = archive
-                .entries()
-                .map_err(|e| Error::invalid(format!("layer {}", self.layer), e.to_string()))?;
-            for entry in entries {
-                let mut entry = entry
-                    .map_err(|e| Error::invalid(format!("layer {}", self.layer), e.to_string()))?;
-                let raw_path = entry.path_bytes().into_owned();
-                match self.apply_entry(&mut entry, &raw_path) {
-                    Ok(()) => self.report.entries += 1,
-                    Err(EntryError::Refused(reason)) => self.report.refused.push(Refusal {
-                        layer: self.layer,
-                        path: String::from_utf8_lossy(&raw_path).into_owned(),
-                        reason,
-                    }),
-                    Err(EntryError::Fatal(e)) => return Err(e),
-                }
+    fn apply(&mut self, layer: &mut dyn Read) -> Result<LayerDigests> {
+        let what = format!("layer {}", self.layer);
+        let read = read_layer(layer, &what, |entry| -> Result<()> {
+            match self.apply_entry(entry) {
+                Ok(()) => self.report.entries += 1,
+                Err(EntryError::Refused(reason)) => self.report.refused.push(Refusal {
+                    layer: self.layer,
+                    path: String::from_utf8_lossy(&entry.raw_path).into_owned(),
+                    reason,
+                }),
+                Err(EntryError::Fatal(e)) => return Err(e),
             }
-            // Read the rest (the end-of-archive blocks and any padding) so the diff id covers it all.
-            io::copy(archive.into_inner(), &mut io::sink())?;
-        }
+            Ok(())
+        })?;
         self.finish_dirs()?;
-        Ok(hashing.finish())
+        Ok(read)
     }
 
     fn io_error(&self, action: &'static str, path: &[u8], e: impl Into<io::Error>) -> EntryError {
@@ -237,55 +212,46 @@ impl<'a> LayerUnpacker<'a> {
         EntryError::Fatal(Error::io_at(action, full)(e.into()))
     }
 
-    fn apply_entry(
-        &mut self,
-        entry: &mut tar::Entry<'_, impl Read>,
-        raw_path: &[u8],
-    ) -> Result<(), EntryError> {
-        let components = normalize(raw_path).map_err(EntryError::Refused)?;
-        let header = entry.header();
-        let kind = header.entry_type();
-        if matches!(
-            kind,
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader
-        ) {
-            return Ok(());
+    fn apply_entry(&mut self, entry: &mut LayerEntry<'_>) -> Result<(), EntryError> {
+        if let Some(reason) = &entry.invalid {
+            return Err(EntryError::Refused(reason.clone()));
+        }
+        let path = entry.entry.path.clone();
+        let components = split_components(&path);
+        match &entry.class {
+            EntryClass::Plain => {}
+            EntryClass::Unsupported { type_byte } => {
+                return Err(EntryError::Refused(format!(
+                    "unsupported tar entry type `{}`",
+                    char::from(*type_byte).escape_default()
+                )));
+            }
+            EntryClass::Opaque { dir } => {
+                let parent = self.resolve_dir(&split_components(dir), false)?;
+                return self.opaque(&parent, dir);
+            }
+            EntryClass::Whiteout { target } => {
+                let (name, parents) = components.split_last().expect("a whiteout has a name");
+                let parent = self.resolve_dir(parents, false)?;
+                let hidden = &name[WHITEOUT_PREFIX.len()..];
+                return remove_all_at(&parent, hidden)
+                    .map_err(|e| self.io_error("removing", target, e));
+            }
         }
         let Some((name, parents)) = components.split_last() else {
-            // The root itself (`./`): only its metadata.
-            if kind.is_dir() {
-                let meta = Meta::from_entry(entry, self.layer)?;
-                self.set_meta(self.root.as_fd(), b".", &[], &meta, true)?;
+            // The root itself (`/`, `./`): only its metadata.
+            if entry.entry.kind == EntryKind::Directory {
+                self.set_meta(self.root.as_fd(), b".", &[], &entry.entry, true)?;
             }
             return Ok(());
         };
-        let path = components.join(&b'/');
-
-        // Whiteouts.
-        if let Some(target) = name.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
-            let parent = self.resolve_dir(parents, false)?;
-            if name == OPAQUE_WHITEOUT.as_bytes() {
-                let parent_path = parents.join(&b'/');
-                return self.opaque(&parent, &parent_path);
-            }
-            if target.is_empty() || target == b"." || target == b".." {
-                return Err(EntryError::Refused(format!(
-                    "a whiteout of `{}` would delete outside its directory",
-                    String::from_utf8_lossy(target)
-                )));
-            }
-            return remove_all_at(&parent, target).map_err(|e| self.io_error("removing", &path, e));
-        }
-
-        let meta = Meta::from_entry(entry, self.layer)?;
         let parent = self.resolve_dir(parents, true)?;
-        let existing = match rustix::fs::statat(&parent, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
-        {
+        let existing = match rustix::fs::statat(&parent, *name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Some(FileType::from_raw_mode(st.st_mode)),
             Err(Errno::NOENT) => None,
             Err(e) => return Err(self.io_error("inspecting", &path, e)),
         };
-        let is_dir = kind.is_dir();
+        let is_dir = entry.entry.kind == EntryKind::Directory;
         match existing {
             Some(FileType::Directory) if is_dir => {}
             Some(_) => {
@@ -293,19 +259,33 @@ impl<'a> LayerUnpacker<'a> {
             }
             None => {}
         }
+        self.create(entry, &parent, name, existing == Some(FileType::Directory))?;
+        self.written.insert(path);
+        Ok(())
+    }
 
-        let name = name.as_slice();
-        match kind {
-            tar::EntryType::Directory => {
-                if existing != Some(FileType::Directory) {
-                    rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o700))
-                        .map_err(|e| self.io_error("creating directory", &path, e))?;
+    /// Create `name` in `parent` as `entry` says (anything there of another
+    /// type has been removed; a directory stays when `dir_exists`).
+    fn create(
+        &mut self,
+        entry: &mut LayerEntry<'_>,
+        parent: &OwnedFd,
+        name: &[u8],
+        dir_exists: bool,
+    ) -> Result<(), EntryError> {
+        let meta = entry.entry.clone();
+        let path = &meta.path;
+        match &meta.kind {
+            EntryKind::Directory => {
+                if !dir_exists {
+                    rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o700))
+                        .map_err(|e| self.io_error("creating directory", path, e))?;
                 }
-                self.set_meta(&parent, name, &path, &meta, true)?;
+                self.set_meta(parent, name, path, &meta, true)?;
             }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
+            EntryKind::File { .. } => {
                 let fd = rustix::fs::openat(
-                    &parent,
+                    parent,
                     name,
                     OFlags::WRONLY
                         | OFlags::CREATE
@@ -314,82 +294,83 @@ impl<'a> LayerUnpacker<'a> {
                         | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
-                .map_err(|e| self.io_error("creating", &path, e))?;
+                .map_err(|e| self.io_error("creating", path, e))?;
                 let mut file = std::fs::File::from(fd);
-                io::copy(entry, &mut file).map_err(|e| self.io_error("writing", &path, e))?;
-                self.set_fd_meta(file.as_fd(), &path, &meta)?;
+                io::copy(entry, &mut file).map_err(|e| self.io_error("writing", path, e))?;
+                self.set_fd_meta(file.as_fd(), path, &meta)?;
             }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| EntryError::Refused("a symlink without a target".into()))?
-                    .into_owned();
-                rustix::fs::symlinkat(target.as_slice(), &parent, name)
-                    .map_err(|e| self.io_error("creating symlink", &path, e))?;
-                self.set_meta(&parent, name, &path, &meta, false)?;
+            EntryKind::Symlink { target } => {
+                rustix::fs::symlinkat(target.as_slice(), parent, name)
+                    .map_err(|e| self.io_error("creating symlink", path, e))?;
+                self.set_meta(parent, name, path, &meta, false)?;
             }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| EntryError::Refused("a hard link without a target".into()))?
-                    .into_owned();
-                let target = normalize(&target)
-                    .map_err(|r| EntryError::Refused(format!("hard link target: {r}")))?;
-                let Some((target_name, target_parents)) = target.split_last() else {
-                    return Err(EntryError::Refused("a hard link to the root".into()));
+            EntryKind::Hardlink { target } => self.hard_link(parent, name, path, target)?,
+            EntryKind::CharDevice { major, minor } | EntryKind::BlockDevice { major, minor } => {
+                let file_type = match meta.kind {
+                    EntryKind::CharDevice { .. } => FileType::CharacterDevice,
+                    _ => FileType::BlockDevice,
                 };
-                let target_parent = self.resolve_dir(target_parents, false)?;
-                rustix::fs::linkat(
-                    &target_parent,
-                    target_name.as_slice(),
-                    &parent,
+                self.node(
+                    parent,
                     name,
-                    AtFlags::empty(),
-                )
-                .map_err(|e| match e {
-                    Errno::NOENT => EntryError::Refused(format!(
-                        "hard link to `{}`, which does not exist",
-                        String::from_utf8_lossy(&target.join(&b'/'))
-                    )),
-                    e => self.io_error("creating hard link", &path, e),
-                })?;
+                    &meta,
+                    file_type,
+                    rustix::fs::makedev(*major, *minor),
+                )?;
             }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                let file_type = match kind {
-                    tar::EntryType::Char => FileType::CharacterDevice,
-                    tar::EntryType::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                let header = entry.header();
-                let major = header.device_major().ok().flatten().unwrap_or(0);
-                let minor = header.device_minor().ok().flatten().unwrap_or(0);
-                let dev: Dev = rustix::fs::makedev(major, minor);
-                match rustix::fs::mknodat(&parent, name, file_type, Mode::from_raw_mode(0o600), dev)
-                {
-                    Ok(()) => self.set_meta(&parent, name, &path, &meta, false)?,
-                    Err(Errno::PERM) => {
-                        self.report.warnings.push(format!(
-                            "layer {}: `{}`: not allowed to create a device node (run as root)",
-                            self.layer,
-                            String::from_utf8_lossy(&path)
-                        ));
-                    }
-                    Err(e) => return Err(self.io_error("creating node", &path, e)),
-                }
-            }
-            other => {
-                return Err(EntryError::Refused(format!(
-                    "unsupported tar entry type {other:?}"
-                )));
-            }
+            EntryKind::Fifo => self.node(parent, name, &meta, FileType::Fifo, 0)?,
         }
-        self.written.insert(path);
         Ok(())
+    }
+
+    fn hard_link(
+        &mut self,
+        parent: &OwnedFd,
+        name: &[u8],
+        path: &[u8],
+        target: &[u8],
+    ) -> Result<(), EntryError> {
+        let components = split_components(target);
+        let (target_name, target_parents) = components
+            .split_last()
+            .expect("the reader refuses hard links to the root");
+        let target_parent = self.resolve_dir(target_parents, false)?;
+        rustix::fs::linkat(&target_parent, *target_name, parent, name, AtFlags::empty()).map_err(
+            |e| match e {
+                Errno::NOENT => EntryError::Refused(format!(
+                    "hard link to `{}`, which does not exist",
+                    String::from_utf8_lossy(target)
+                )),
+                e => self.io_error("creating hard link", path, e),
+            },
+        )
+    }
+
+    fn node(
+        &mut self,
+        parent: &OwnedFd,
+        name: &[u8],
+        meta: &TarEntry,
+        file_type: FileType,
+        dev: Dev,
+    ) -> Result<(), EntryError> {
+        match rustix::fs::mknodat(parent, name, file_type, Mode::from_raw_mode(0o600), dev) {
+            Ok(()) => self.set_meta(parent, name, &meta.path, meta, false),
+            Err(Errno::PERM) => {
+                self.report.warnings.push(format!(
+                    "layer {}: `{}`: not allowed to create a device node (run as root)",
+                    self.layer,
+                    String::from_utf8_lossy(&meta.path)
+                ));
+                Ok(())
+            }
+            Err(e) => Err(self.io_error("creating node", &meta.path, e)),
+        }
     }
 
     /// Open the directory `components` under the root, never leaving it. With
     /// `create`, missing directories are made (mode 0755).
-    fn resolve_dir(&self, components: &[Vec<u8>], create: bool) -> Result<OwnedFd, EntryError> {
+    fn resolve_dir(&self, components: &[&[u8]], create: bool) -> Result<OwnedFd, EntryError> {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
         let open = |path: &[u8]| {
@@ -433,11 +414,7 @@ impl<'a> LayerUnpacker<'a> {
             fd = match open(&prefix) {
                 Ok(fd) => fd,
                 Err(Errno::NOENT) => {
-                    match rustix::fs::mkdirat(
-                        &parent_fd,
-                        component.as_slice(),
-                        Mode::from_raw_mode(0o755),
-                    ) {
+                    match rustix::fs::mkdirat(&parent_fd, *component, Mode::from_raw_mode(0o755)) {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(self.io_error("creating directory", &prefix, e)),
                     }
@@ -491,7 +468,7 @@ impl<'a> LayerUnpacker<'a> {
         parent: impl AsFd,
         name: &[u8],
         path: &[u8],
-        meta: &Meta,
+        meta: &TarEntry,
         is_dir: bool,
     ) -> Result<(), EntryError> {
         let parent = parent.as_fd();
@@ -509,11 +486,12 @@ impl<'a> LayerUnpacker<'a> {
         }
         // Symlinks and nodes: owner and time on the entry itself; nodes also get a mode.
         if self.options.preserve_owners {
+            let (uid, gid) = owner(meta)?;
             rustix::fs::chownat(
                 parent,
                 name,
-                Some(rustix::fs::Uid::from_raw(meta.uid)),
-                Some(rustix::fs::Gid::from_raw(meta.gid)),
+                Some(uid),
+                Some(gid),
                 AtFlags::SYMLINK_NOFOLLOW,
             )
             .map_err(|e| self.io_error("changing the owner of", path, e))?;
@@ -545,7 +523,7 @@ impl<'a> LayerUnpacker<'a> {
         &mut self,
         fd: rustix::fd::BorrowedFd<'_>,
         path: &[u8],
-        meta: &Meta,
+        meta: &TarEntry,
     ) -> Result<(), EntryError> {
         self.set_fd_meta_no_time(fd, path, meta, true)?;
         rustix::fs::futimens(fd, &times(meta.mtime))
@@ -556,16 +534,13 @@ impl<'a> LayerUnpacker<'a> {
         &mut self,
         fd: rustix::fd::BorrowedFd<'_>,
         path: &[u8],
-        meta: &Meta,
+        meta: &TarEntry,
         chmod: bool,
     ) -> Result<(), EntryError> {
         if self.options.preserve_owners {
-            rustix::fs::fchown(
-                fd,
-                Some(rustix::fs::Uid::from_raw(meta.uid)),
-                Some(rustix::fs::Gid::from_raw(meta.gid)),
-            )
-            .map_err(|e| self.io_error("changing the owner of", path, e))?;
+            let (uid, gid) = owner(meta)?;
+            rustix::fs::fchown(fd, Some(uid), Some(gid))
+                .map_err(|e| self.io_error("changing the owner of", path, e))?;
         }
         // After chown, which clears setuid/setgid.
         if chmod {
@@ -592,18 +567,12 @@ impl<'a> LayerUnpacker<'a> {
     /// removed since are skipped.
     fn finish_dirs(&mut self) -> Result<()> {
         for (path, mode, mtime) in std::mem::take(&mut self.dirs).into_iter().rev() {
-            let components: Vec<Vec<u8>> = if path.is_empty() {
-                Vec::new()
-            } else {
-                path.split(|&b| b == b'/').map(<[u8]>::to_vec).collect()
-            };
+            let components = split_components(&path);
             let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
             let fd = match components.split_last() {
                 None => rustix::fs::openat(self.root, ".", flags, Mode::empty()),
                 Some((name, parents)) => match self.resolve_dir(parents, false) {
-                    Ok(parent) => {
-                        rustix::fs::openat(&parent, name.as_slice(), flags, Mode::empty())
-                    }
+                    Ok(parent) => rustix::fs::openat(&parent, *name, flags, Mode::empty()),
                     Err(_) => continue,
                 },
             };
@@ -629,55 +598,15 @@ impl From<Error> for EntryError {
     }
 }
 
-struct Meta {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    mtime: i64,
-    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
-impl Meta {
-    fn from_entry(entry: &mut tar::Entry<'_, impl Read>, layer: usize) -> Result<Meta> {
-        let bad = |e: io::Error| Error::invalid(format!("layer {layer}"), e.to_string());
-        let header = entry.header();
-        let mode = header.mode().map_err(bad)? & 0o7777;
-        let mut uid = header.uid().map_err(bad)?;
-        let mut gid = header.gid().map_err(bad)?;
-        let mut mtime = header.mtime().map_err(bad)? as i64;
-        let mut xattrs = Vec::new();
-        if let Some(exts) = entry.pax_extensions().map_err(bad)? {
-            for ext in exts {
-                let ext = ext.map_err(bad)?;
-                let key = ext.key_bytes();
-                let parse = || {
-                    std::str::from_utf8(ext.value_bytes())
-                        .ok()
-                        .and_then(|v| v.split('.').next()?.parse::<i64>().ok())
-                };
-                if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                    xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
-                } else if key == b"uid" {
-                    uid = parse().map_or(uid, |v| v as u64);
-                } else if key == b"gid" {
-                    gid = parse().map_or(gid, |v| v as u64);
-                } else if key == b"mtime" {
-                    mtime = parse().unwrap_or(mtime);
-                }
-            }
-        }
-        Ok(Meta {
-            mode,
-            uid: u32::try_from(uid).map_err(|_| {
-                Error::invalid(format!("layer {layer}"), format!("uid {uid} is too large"))
-            })?,
-            gid: u32::try_from(gid).map_err(|_| {
-                Error::invalid(format!("layer {layer}"), format!("gid {gid} is too large"))
-            })?,
-            mtime,
-            xattrs,
-        })
-    }
+/// The numeric owner of `meta`, refused when it does not fit Linux's 32 bits.
+fn owner(meta: &TarEntry) -> Result<(rustix::fs::Uid, rustix::fs::Gid), EntryError> {
+    let too_large = |what: &str, id: u64| EntryError::Refused(format!("{what} {id} is too large"));
+    let uid = u32::try_from(meta.uid).map_err(|_| too_large("uid", meta.uid))?;
+    let gid = u32::try_from(meta.gid).map_err(|_| too_large("gid", meta.gid))?;
+    Ok((
+        rustix::fs::Uid::from_raw(uid),
+        rustix::fs::Gid::from_raw(gid),
+    ))
 }
 
 fn times(mtime: i64) -> Timestamps {
@@ -689,23 +618,6 @@ fn times(mtime: i64) -> Timestamps {
         last_access: t,
         last_modification: t,
     }
-}
-
-/// Split a tar path into components, refusing absolute paths and `..`.
-fn normalize(path: &[u8]) -> Result<Vec<Vec<u8>>, Refuse> {
-    if path.starts_with(b"/") {
-        return Err("absolute path".into());
-    }
-    let mut out = Vec::new();
-    for component in path.split(|&b| b == b'/') {
-        match component {
-            b"" | b"." => {}
-            b".." => return Err("`..` in the path".into()),
-            c if c.contains(&0) => return Err("NUL byte in the path".into()),
-            c => out.push(c.to_vec()),
-        }
-    }
-    Ok(out)
 }
 
 /// Remove `name` in `dir` and, for a directory, everything below it (never
@@ -738,21 +650,4 @@ fn remove_all_at(dir: impl AsFd, name: &[u8]) -> io::Result<()> {
         remove_all_at(&child, &n)?;
     }
     Ok(rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalize_paths() {
-        assert_eq!(
-            normalize(b"./a//b/").unwrap(),
-            vec![b"a".to_vec(), b"b".to_vec()]
-        );
-        assert!(normalize(b"./").unwrap().is_empty());
-        assert!(normalize(b"/etc/passwd").is_err());
-        assert!(normalize(b"a/../../x").is_err());
-        assert!(normalize(b"..").is_err());
-    }
 }

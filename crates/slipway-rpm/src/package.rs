@@ -118,13 +118,27 @@ pub fn open_payload(
 }
 
 /// Wraps `reader` in the decompressor named by `PAYLOADCOMPRESSOR`.
+///
+/// A missing tag reads as `gzip`, and, as rpm's own gzip reader does, a
+/// `gzip` payload that does not start with the gzip magic is passed through
+/// as plain cpio: rpm 4.16 builds `_binary_payload w.ufdio` packages so.
 pub fn decompress<'a>(
     compressor: &str,
-    reader: impl BufRead + 'a,
+    mut reader: impl BufRead + 'a,
     path: &Path,
 ) -> Result<Box<dyn Read + 'a>, Error> {
     Ok(match compressor {
-        "gzip" => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+        "gzip" => {
+            let head = reader.fill_buf().map_err(|source| Error::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            if head.starts_with(&[0x1f, 0x8b]) {
+                Box::new(flate2::bufread::MultiGzDecoder::new(reader))
+            } else {
+                Box::new(reader)
+            }
+        }
         "bzip2" => Box::new(bzip2::bufread::MultiBzDecoder::new(reader)),
         "xz" => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(reader)),
         "lzma" => {

@@ -114,8 +114,10 @@ pub fn write_with_layer(
         .tempdir_in(scratch)?;
     // An `oci:` destination is written in place (it must be new); anything
     // else goes through a temporary layout and `write_image_to`.
+    // An existing layout gains the image and its tag (replaced if there),
+    // under the layout's lock, through `write_image_to`, as `copy` does.
     let direct = match &dest_ref {
-        ImageRef::Oci { path, .. } => Some(path.clone()),
+        ImageRef::Oci { path, .. } if !path.join("oci-layout").exists() => Some(path.clone()),
         _ => None,
     };
     // The new layout is assembled beside its destination and renamed into

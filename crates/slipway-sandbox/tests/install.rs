@@ -127,6 +127,31 @@ fn slipway_install_of_the_fixture_rpms_gives_right_owners_caps_scriptlets_and_a_
         "two installs of the same packages give one manifest digest"
     );
 
+    // Into the existing layout under another tag: both tags are there after.
+    run_ok(
+        Command::new(slipway_bin())
+            .arg("install")
+            .arg(format!("oci:{}:latest", builder.display()))
+            .arg(format!("oci:{}:second", dest.display()))
+            .arg("--repo-file")
+            .arg(&repo_file)
+            .arg("slip-epoch")
+            .env("SLIPWAY_STORE", &store),
+    );
+    let layout = slipway_sandbox::slipway_oci::OciLayout::open(&dest).unwrap();
+    let mut tags: Vec<String> = layout.tags().unwrap().into_iter().map(|(t, _)| t).collect();
+    tags.sort();
+    assert_eq!(tags, ["latest", "second"]);
+    assert_eq!(
+        slipway_sandbox::slipway_oci::Image::load(&layout, Some("latest"))
+            .unwrap()
+            .descriptor
+            .digest()
+            .to_string(),
+        image.descriptor.digest().to_string(),
+        "the first tag still names the first image"
+    );
+
     // umoci's view of the result.
     let bundle = dir.join("bundle");
     run_ok(

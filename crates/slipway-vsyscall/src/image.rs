@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use slipway_oci::{Compression, Digest, Image, OciLayout};
+use slipway_oci::tar::EntryKind;
+use slipway_oci::{Digest, EntryClass, Image, LayerEntry, OciLayout, read_layer};
 
 use crate::Error;
 use crate::audit::{AuditReport, Finding, audit_bytes};
@@ -57,13 +58,9 @@ pub fn audit_image(layout_dir: &Path, reference: Option<&str>) -> Result<AuditRe
     Ok(report)
 }
 
-/// `/a/b` for a tar path `./a/b` or `a/b/`.
-fn absolute(path: &str) -> String {
-    let trimmed = path
-        .trim_start_matches("./")
-        .trim_start_matches('/')
-        .trim_end_matches('/');
-    format!("/{trimmed}")
+/// `/a/b` for a normalised layer path `a/b` (`/` for the root).
+fn absolute(path: &[u8]) -> String {
+    format!("/{}", String::from_utf8_lossy(path))
 }
 
 fn remove_tree(files: &mut BTreeMap<String, FileResult>, dir: &str, keep_dir_itself: bool) {
@@ -72,60 +69,31 @@ fn remove_tree(files: &mut BTreeMap<String, FileResult>, dir: &str, keep_dir_its
 }
 
 fn audit_layer(
-    blob: impl Read,
+    mut blob: impl Read,
     name: &str,
     files: &mut BTreeMap<String, FileResult>,
 ) -> Result<(), Error> {
-    let io = |e: std::io::Error| {
-        Error::Io(std::io::Error::new(
-            e.kind(),
-            format!("reading layer {name}: {e}"),
-        ))
-    };
-    let mut blob = std::io::BufReader::new(blob);
-    let head = {
-        use std::io::BufRead;
-        blob.fill_buf().map_err(io)?.to_vec()
-    };
-    let reader: Box<dyn Read> = match Compression::sniff(&head) {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(blob)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(blob).map_err(io)?),
-        Compression::None => Box::new(blob),
-    };
-    let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(io)? {
-        let mut entry = match entry {
-            Ok(entry) => entry,
-            // `umoci insert` (0.4.7) writes layers that end right after the
-            // last file's data, without padding or end-of-archive blocks
-            // (GNU tar rejects them too). Everything was read by then: stop.
-            // The tar crate reports that as an `Other` error.
-            Err(e)
-                if e.kind() == std::io::ErrorKind::UnexpectedEof
-                    || e.to_string().starts_with("unexpected EOF") =>
-            {
-                break;
+    // slipway-oci's layer reader: decompression, whiteouts classified, and
+    // umoci's layers without final padding read in full.
+    let what = format!("layer {name}");
+    read_layer(&mut blob, &what, |entry| -> Result<(), LayerError> {
+        let path = absolute(&entry.entry.path);
+        match &entry.class {
+            EntryClass::Opaque { dir } => {
+                remove_tree(files, &absolute(dir), true);
+                return Ok(());
             }
-            Err(e) => return Err(io(e)),
-        };
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let path = absolute(&raw);
-        let (parent, base) = path.rsplit_once('/').unwrap_or(("", &path));
-        if base == ".wh..wh..opq" {
-            remove_tree(files, if parent.is_empty() { "/" } else { parent }, true);
-            continue;
-        }
-        if let Some(hidden) = base.strip_prefix(".wh.") {
-            let target = format!("{parent}/{hidden}");
-            remove_tree(files, &target, false);
-            continue;
+            EntryClass::Whiteout { target } => {
+                remove_tree(files, &absolute(target), false);
+                return Ok(());
+            }
+            _ => {}
         }
         // Anything at this path replaces what earlier layers had there.
         files.remove(&path);
-        let kind = entry.header().entry_type();
-        if kind.is_hard_link() {
-            if let Some(target) = entry.link_name_bytes() {
-                let target = absolute(&String::from_utf8_lossy(&target));
+        match &entry.entry.kind {
+            EntryKind::Hardlink { target } => {
+                let target = absolute(target);
                 if let Some(found) = files.get(&target).cloned() {
                     let renamed = FileResult {
                         findings: found
@@ -140,30 +108,62 @@ fn audit_layer(
                     };
                     files.insert(path, renamed);
                 }
+                Ok(())
             }
-            continue;
+            EntryKind::File { .. } if entry.class == EntryClass::Plain => {
+                audit_file(entry, path, files, &what).map_err(LayerError::Audit)
+            }
+            _ => Ok(()),
         }
-        if !kind.is_file() {
-            continue;
-        }
-        let mut data = Vec::with_capacity(8);
-        (&mut entry).take(8).read_to_end(&mut data).map_err(io)?;
-        if !data.starts_with(b"\x7fELF") && data != b"!<arch>\n" {
-            continue;
-        }
-        entry.read_to_end(&mut data).map_err(io)?;
-        let mut report = AuditReport::default();
-        if let Err(err) = audit_bytes(&path, &data, &mut report) {
-            report.skipped.push((path.clone(), err.to_string()));
-        }
-        files.insert(
-            path,
-            FileResult {
-                findings: report.findings,
-                elf_files: report.elf_files,
-                skipped: report.skipped,
-            },
-        );
+    })
+    .map_err(|e| match e {
+        LayerError::Oci(e) => oci_error(what.clone())(e),
+        LayerError::Audit(e) => e,
+    })?;
+    Ok(())
+}
+
+/// An error while reading a layer: the reader's, or the audit's.
+enum LayerError {
+    Oci(slipway_oci::Error),
+    Audit(Error),
+}
+
+impl From<slipway_oci::Error> for LayerError {
+    fn from(e: slipway_oci::Error) -> Self {
+        LayerError::Oci(e)
     }
+}
+
+fn audit_file(
+    entry: &mut LayerEntry<'_>,
+    path: String,
+    files: &mut BTreeMap<String, FileResult>,
+    what: &str,
+) -> Result<(), Error> {
+    let io = |e: std::io::Error| {
+        Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("reading {what}: {e}"),
+        ))
+    };
+    let mut data = Vec::with_capacity(8);
+    (&mut *entry).take(8).read_to_end(&mut data).map_err(io)?;
+    if !data.starts_with(b"\x7fELF") && data != b"!<arch>\n" {
+        return Ok(());
+    }
+    entry.read_to_end(&mut data).map_err(io)?;
+    let mut report = AuditReport::default();
+    if let Err(err) = audit_bytes(&path, &data, &mut report) {
+        report.skipped.push((path.clone(), err.to_string()));
+    }
+    files.insert(
+        path,
+        FileResult {
+            findings: report.findings,
+            elf_files: report.elf_files,
+            skipped: report.skipped,
+        },
+    );
     Ok(())
 }
