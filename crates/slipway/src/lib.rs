@@ -11,6 +11,7 @@ mod cli;
 mod commands;
 mod diagnostics;
 mod logging;
+mod publish;
 
 use clap::Parser;
 

@@ -27,15 +27,29 @@ pub(crate) struct BuildArgs {
     /// Where to write the images: a directory (one OCI layout per image,
     /// `DIR/<image>`), or `oci-archive:FILE[:TAG]` / `docker-archive:FILE[:NAME:TAG]`
     /// for one image (the one named, or the only published one; tag `latest`,
-    /// docker name `<image>:latest` unless given). `{image}` in an archive's
-    /// FILE writes one archive per image: `oci-archive:out/{image}.tar`.
+    /// docker name `<image>:latest` unless given), or a registry:
+    /// `docker://HOST/REPO/{image}:TAG` pushes every image (and index).
+    /// `{image}` in an archive's FILE writes one archive per image:
+    /// `oci-archive:out/{image}.tar`.
     #[arg(
         long,
         short,
-        value_name = "DIR|oci-archive:FILE",
+        value_name = "DIR|oci-archive:FILE|docker://REF",
         default_value = "out"
     )]
     pub(crate) output: String,
+
+    /// Join built images of different platforms into one image index `NAME`
+    /// (`manylinux2010=manylinux2010_x86_64,manylinux2010_i686`): written as
+    /// `DIR/NAME` in a directory output, pushed as `{image}` = NAME with a
+    /// `docker://` output. Repeatable.
+    #[arg(long, value_name = "NAME=IMAGE,IMAGE…")]
+    pub(crate) index: Vec<crate::publish::IndexSpec>,
+
+    /// Credentials and TLS for the registries of bases and of a `docker://`
+    /// output.
+    #[command(flatten)]
+    pub(crate) registry: super::pull::RegistryAccessArgs,
 
     /// Steps run at the same time at most (default: the number of CPUs).
     #[arg(long, short, value_name = "N")]
@@ -133,23 +147,16 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
         slipway_recipe::lock::check_packages(&plan, &lock_path)?;
     }
     let store = super::store_root(args.store.as_ref());
-    // An archive: the layouts go to a temporary directory in the store (so
-    // blobs are hard-linked) and the one image is copied into the archive.
-    let archive =
-        if args.output.starts_with("oci-archive:") || args.output.starts_with("docker-archive:") {
-            // Parsed here so a malformed one fails before the build.
-            slipway_oci::ImageRef::parse(&args.output.replace(IMAGE_PLACEHOLDER, "image"))?;
-            let dst = args.output.clone();
-            let tmp = store.join("tmp");
-            fs_err::create_dir_all(&tmp)?;
-            Some((dst, tempfile::tempdir_in(&tmp)?))
-        } else {
-            None
-        };
-    let output = match &archive {
-        Some((_, dir)) => dir.path().to_path_buf(),
-        None => PathBuf::from(&args.output),
-    };
+    let published: Vec<String> = plan
+        .images
+        .iter()
+        .filter(|i| i.publish)
+        .map(|i| i.name.clone())
+        .collect();
+    crate::publish::check_indexes(&args.index, &published)?;
+    let destination = Destination::parse(&args.output, &store, !args.index.is_empty())?;
+    let output = destination.layouts_dir();
+    let registry = args.registry.client_options()?;
     let options = BuildOptions {
         store,
         output,
@@ -160,7 +167,7 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
             mirror: args.mirror,
             offline: args.offline,
         },
-        registry: slipway_registry::ClientOptions::default(),
+        registry: registry.clone(),
     };
     // Like `cargo build` updating Cargo.lock: package steps without a
     // current entry are resolved, recorded, and built from the entry.
@@ -183,20 +190,100 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
         plan = Plan::new(&recipe, &args.images, Some(&updated))?;
     }
     let report = slipway_build::build(&recipe, &plan, &options, &Progress)?;
-    if let Some((dst, _dir)) = &archive {
-        return write_archive(&report, &args.images, dst);
+    destination.publish(&report, &args.images, &args.index, &registry)
+}
+
+/// Where `--output` sends the images.
+enum Destination {
+    /// OCI layouts in a directory.
+    Dir(PathBuf),
+    /// An archive (`oci-archive:`, `docker-archive:`): the layouts go to a
+    /// temporary directory in the store (so blobs are hard-linked) and the
+    /// image is copied into the archive.
+    Archive(String, tempfile::TempDir),
+    /// `docker://…`: layouts in a temporary directory, then pushed.
+    Registry(String, tempfile::TempDir),
+}
+
+impl Destination {
+    /// Parse `output` before the build, so a malformed one fails first.
+    fn parse(output: &str, store: &std::path::Path, indexes: bool) -> anyhow::Result<Self> {
+        let temp = || -> anyhow::Result<tempfile::TempDir> {
+            let tmp = store.join("tmp");
+            fs_err::create_dir_all(&tmp)?;
+            Ok(tempfile::tempdir_in(&tmp)?)
+        };
+        if output.starts_with("docker://") {
+            crate::publish::push_target(output, "image")?;
+            return Ok(Destination::Registry(output.to_owned(), temp()?));
+        }
+        if output.starts_with("oci-archive:") || output.starts_with("docker-archive:") {
+            slipway_oci::ImageRef::parse(&output.replace(IMAGE_PLACEHOLDER, "image"))?;
+            if indexes {
+                anyhow::bail!(
+                    "`--index` writes an image index, which an archive of one image cannot \
+                     hold: give a directory or a `docker://` output"
+                );
+            }
+            return Ok(Destination::Archive(output.to_owned(), temp()?));
+        }
+        Ok(Destination::Dir(PathBuf::from(output)))
     }
-    for image in &report.images {
-        if let Some(path) = &image.path {
-            println!(
-                "{} {} oci:{}:latest",
-                image.name,
-                image.digest,
-                path.display()
-            );
+
+    /// The directory the build writes its layouts into.
+    fn layouts_dir(&self) -> PathBuf {
+        match self {
+            Destination::Dir(dir) => dir.clone(),
+            Destination::Archive(_, tmp) | Destination::Registry(_, tmp) => tmp.path().to_owned(),
         }
     }
-    Ok(())
+
+    /// Write the indexes and send the built images where they go.
+    fn publish(
+        &self,
+        report: &slipway_build::BuildReport,
+        named: &[String],
+        indexes: &[crate::publish::IndexSpec],
+        registry: &slipway_registry::ClientOptions,
+    ) -> anyhow::Result<()> {
+        let built: Vec<crate::publish::Written> = report
+            .images
+            .iter()
+            .filter(|i| named.is_empty() || named.contains(&i.name))
+            .filter_map(|i| {
+                Some(crate::publish::Written {
+                    name: i.name.clone(),
+                    layout: i.path.clone()?,
+                })
+            })
+            .collect();
+        match self {
+            Destination::Archive(dst, _) => write_archive(report, named, dst),
+            Destination::Dir(dir) => {
+                for image in &report.images {
+                    if let Some(path) = &image.path {
+                        println!(
+                            "{} {} oci:{}:latest",
+                            image.name,
+                            image.digest,
+                            path.display()
+                        );
+                    }
+                }
+                crate::publish::write_indexes(indexes, &built, dir)?;
+                Ok(())
+            }
+            Destination::Registry(target, tmp) => {
+                let mut all = built.clone();
+                all.extend(crate::publish::write_indexes(indexes, &built, tmp.path())?);
+                let push = slipway_registry::PushOptions {
+                    reporter: super::pull::reporter(),
+                    ..Default::default()
+                };
+                crate::publish::push_all(target, &all, registry, &push)
+            }
+        }
+    }
 }
 
 /// `e`, with what to do when the sandbox could not start (no root, no user
@@ -224,8 +311,7 @@ pub(crate) fn sandbox_hint(e: slipway_build::Error, instead: Option<&str>) -> an
     ))
 }
 
-/// In an archive's file name: one archive per image, named after it.
-const IMAGE_PLACEHOLDER: &str = "{image}";
+use crate::publish::IMAGE_PLACEHOLDER;
 
 /// Copy the images meant for the archive `output` from their layouts: the
 /// one image (named, or the only one published), or with `{image}` in the

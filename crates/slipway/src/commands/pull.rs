@@ -13,9 +13,9 @@ use slipway_registry::{
     Reference, Reporter,
 };
 
-/// Flags for reaching registries (skopeo's names).
+/// Flags for reaching registries (skopeo's names): credentials and TLS.
 #[derive(Debug, Clone, clap::Args)]
-pub(crate) struct RegistryArgs {
+pub(crate) struct RegistryAccessArgs {
     /// Credentials `USER:PASSWORD` for the registry.
     #[arg(
         long,
@@ -34,12 +34,9 @@ pub(crate) struct RegistryArgs {
     /// Directory of extra CA certificates (`*.crt`, `*.pem`).
     #[arg(long, value_name = "DIR")]
     pub(crate) cert_dir: Option<PathBuf>,
-    /// Blobs transferred at once.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub(crate) jobs: usize,
 }
 
-impl RegistryArgs {
+impl RegistryAccessArgs {
     pub(crate) fn client_options(&self) -> anyhow::Result<ClientOptions> {
         let flag = self
             .creds
@@ -53,8 +50,26 @@ impl RegistryArgs {
             },
             tls_verify: self.tls_verify,
             cert_dir: self.cert_dir.clone(),
-            concurrency: self.jobs.max(1),
             ..ClientOptions::default()
+        })
+    }
+}
+
+/// The registry flags of `pull`, `push` and `copy`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct RegistryArgs {
+    #[command(flatten)]
+    pub(crate) access: RegistryAccessArgs,
+    /// Blobs transferred at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub(crate) jobs: usize,
+}
+
+impl RegistryArgs {
+    pub(crate) fn client_options(&self) -> anyhow::Result<ClientOptions> {
+        Ok(ClientOptions {
+            concurrency: self.jobs.max(1),
+            ..self.access.client_options()?
         })
     }
 }
