@@ -6,9 +6,11 @@
 //!   `cargo clippy --all-targets -- -D warnings` and `cargo doc` with `-D warnings`.
 //! - `bench <area>` benchmarks against a real peer and prints ratios.
 //! - `demo`     builds the mini-manylinux image offline, end to end.
+//! - `fuzz [TARGET…] [--seconds N]` runs the cargo-fuzz targets (nightly).
 
 mod bench;
 mod demo;
+mod fuzz;
 mod shellcheck;
 mod util;
 
@@ -49,7 +51,7 @@ pub(crate) const TEST_WORLD_PACKAGES: &[&str] = &[
     "shellcheck",
 ];
 
-const USAGE: &str = "usage: cargo xtask <test|tidy|bench AREA|demo>";
+const USAGE: &str = "usage: cargo xtask <test|tidy|bench AREA|demo|fuzz [TARGET…] [--seconds N]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy(),
         Some("bench") => bench::run(args.get(1).map(String::as_str), &args[2.min(args.len())..]),
         Some("demo") => bench::demo(),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some(cmd) => Err(anyhow!("unknown xtask `{cmd}`; {USAGE}")),
         None => Err(anyhow!("{USAGE}")),
     };
@@ -75,7 +78,8 @@ fn main() -> ExitCode {
 ///
 /// Formatting and clippy are checked first, but a failure there does not stop
 /// the tests from running: CI shows every problem of a submission at once and
-/// still fails at the end.
+/// still fails at the end. Then every fuzz target runs for a short time
+/// ([`CI_FUZZ_SECONDS`], `cargo xtask fuzz`).
 fn test(extra: &[String]) -> Result<()> {
     util::install_debian_packages(TEST_WORLD_PACKAGES).context("installing the test world")?;
     let tidy = tidy();
@@ -85,12 +89,18 @@ fn test(extra: &[String]) -> Result<()> {
     let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     args.extend(extra.iter().map(String::as_str));
     let tests = util::cargo_with_env(&args, &[("SLIPWAY_TEST_PEERS", "1")]);
-    match (tidy, tests) {
-        (Ok(()), Ok(())) => Ok(()),
-        (Err(tidy), Ok(())) => Err(tidy.context("the tests passed, but tidy failed")),
-        (_, Err(tests)) => Err(tests),
+    // Every fuzz target for a short time: a parser that panics again fails CI.
+    let fuzz = fuzz::run(&["--seconds".into(), CI_FUZZ_SECONDS.into()]);
+    match (tidy, tests, fuzz) {
+        (Ok(()), Ok(()), Ok(())) => Ok(()),
+        (Err(tidy), Ok(()), _) => Err(tidy.context("the tests passed, but tidy failed")),
+        (_, Err(tests), _) => Err(tests),
+        (Ok(()), Ok(()), Err(fuzz)) => Err(fuzz.context("the tests passed, but fuzzing failed")),
     }
 }
+
+/// Seconds each fuzz target runs in `cargo xtask test` (and so in CI).
+const CI_FUZZ_SECONDS: &str = "20";
 
 fn tidy() -> Result<()> {
     shellcheck::check()?;

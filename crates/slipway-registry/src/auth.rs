@@ -158,6 +158,37 @@ pub(crate) struct TokenResponse {
     pub(crate) expires_in: Option<u64>,
 }
 
+/// The longest a token is kept, in seconds (a day).
+const MAX_TOKEN_LIFETIME: u64 = 24 * 60 * 60;
+
+/// A token endpoint's answer (`body`, from `url`): the token and how long it
+/// lives (at least 60 s, the default of the protocol; at most a day).
+///
+/// Public for the fuzz targets only (`fuzz/`); the client calls it.
+#[doc(hidden)]
+pub fn parse_token_response(body: &[u8], url: &str) -> Result<(String, std::time::Duration)> {
+    let parsed: TokenResponse = serde_json::from_slice(body).map_err(|source| Error::Json {
+        what: "token response",
+        origin: url.to_owned(),
+        source,
+    })?;
+    let token = parsed
+        .token
+        .or(parsed.access_token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::BadChallenge {
+            url: url.to_owned(),
+            challenge: "token response without `token` or `access_token`".to_owned(),
+        })?;
+    // Capped: the client adds it to the clock, and a token server that says
+    // "never" would overflow an `Instant` (found by the `registry_auth` fuzz target).
+    let lifetime = parsed
+        .expires_in
+        .unwrap_or(60)
+        .clamp(60, MAX_TOKEN_LIFETIME);
+    Ok((token, std::time::Duration::from_secs(lifetime)))
+}
+
 /// Where credentials come from, in skopeo's order: the flag, then the auth
 /// file given, then `$REGISTRY_AUTH_FILE`, `${XDG_RUNTIME_DIR}/containers/auth.json`,
 /// `~/.config/containers/auth.json`, and last `~/.docker/config.json`
@@ -341,6 +372,22 @@ mod tests {
         let token: TokenResponse = serde_json::from_str(HUB_TOKEN_BODY).unwrap();
         assert!(token.token.unwrap().starts_with("eyJ"));
         assert_eq!(token.expires_in, Some(300));
+    }
+
+    /// Found by the `registry_auth` fuzz target: a token server that says
+    /// its token never expires (`expires_in` near `u64::MAX`) made the
+    /// client panic when it added the lifetime to the clock.
+    #[test]
+    fn token_lifetime_fits_the_clock() {
+        for expires_in in ["18446744073709551615", "9223372036854775807", "0"] {
+            let body = format!(r#"{{"token":"t","expires_in":{expires_in}}}"#);
+            let (token, lifetime) =
+                parse_token_response(body.as_bytes(), "https://x/token").unwrap();
+            assert_eq!(token, "t");
+            assert!(lifetime >= std::time::Duration::from_secs(60));
+            // What the client does with it.
+            let _ = std::time::Instant::now() + lifetime;
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use url::Url;
 
-use crate::auth::{Challenge, CredentialSource, Credentials, TokenResponse, token_url};
+use crate::auth::{Challenge, CredentialSource, Credentials, parse_token_response, token_url};
 use crate::error::{Error, Result};
 use crate::reference::Reference;
 
@@ -458,24 +458,7 @@ impl Session {
             url: url.to_string(),
             source,
         })?;
-        let parsed: TokenResponse =
-            serde_json::from_slice(&body).map_err(|source| Error::Json {
-                what: "token response",
-                origin: url.to_string(),
-                source,
-            })?;
-        let token = parsed
-            .token
-            .or(parsed.access_token)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::BadChallenge {
-                url: url.to_string(),
-                challenge: "token response without `token` or `access_token`".to_owned(),
-            })?;
-        Ok((
-            token,
-            Duration::from_secs(parsed.expires_in.unwrap_or(60).max(60)),
-        ))
+        parse_token_response(&body, url.as_str())
     }
 }
 

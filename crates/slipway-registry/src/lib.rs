@@ -33,7 +33,8 @@ use std::future::Future;
 use std::path::Path;
 
 pub use auth::{
-    Challenge, CredentialSource, Credentials, lookup_in_file, repository_scope, token_url,
+    Challenge, CredentialSource, Credentials, lookup_in_file, parse_token_response,
+    repository_scope, token_url,
 };
 pub use client::{Client, ClientOptions, Session};
 pub use digest::{sha256_digest, validate_digest};
