@@ -214,7 +214,8 @@ impl Table {
         for r in &self.rows {
             out.push_str(&format!(
                 "| {} | {:.2} | {:.2} | {} | {} |\n",
-                r.name,
+                // A `|` in a name (a shell pipeline) would end the cell.
+                r.name.replace('|', "\\|"),
                 r.median_s,
                 r.median_s / base,
                 r.output_bytes
