@@ -8,6 +8,8 @@ use anyhow::Result;
 use crate::util;
 
 pub(crate) fn run() -> Result<()> {
+    // The demo runs the package's own copy of the CLI, built here.
+    util::cargo(&["build", "--quiet", "-p", "slipway-e2e", "--bins"])?;
     util::cargo(&[
         "run",
         "--quiet",

@@ -33,9 +33,12 @@ pub(crate) const TEST_WORLD_PACKAGES: &[&str] = &[
     "runc",
     "crun",
     "pigz",
+    // cargo xtask bench: `tar | zstd` in layers; dnf and rpm with syncs
+    // discarded (as slipway's steps) in install
+    "zstd",
+    "eatmydata",
     // slipway-oci: `setcap` for the security.capability round trip through umoci
     "libcap2-bin",
-    // cargo xtask bench layers: CPU seconds of each contender
     "time",
     "gcc",
     "make",

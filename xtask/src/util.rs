@@ -78,3 +78,49 @@ pub(crate) fn install_debian_packages(packages: &[&str]) -> Result<()> {
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
+
+/// Run a command without echoing it; its stderr is shown only when it fails.
+pub(crate) fn run_quiet(cmd: &mut Command) -> Result<()> {
+    stdout_of(cmd).map(drop)
+}
+
+/// The stdout of a command that must succeed (its stderr in the error).
+pub(crate) fn stdout_of(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Fail naming the first of `tools` that is not on `PATH` (or in `/usr/sbin`).
+pub(crate) fn require_tools(tools: &[&str]) -> Result<()> {
+    for tool in tools {
+        if which(tool).is_none() {
+            bail!(
+                "`{tool}` is missing (run `cargo xtask test` as root once to install the test world)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Where `tool` is on `PATH` (or in `/usr/sbin`, `/sbin`).
+pub(crate) fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR`, else `target/`).
+pub(crate) fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), std::path::PathBuf::from)
+}

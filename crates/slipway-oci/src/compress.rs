@@ -1,12 +1,15 @@
 //! Layer compression with fixed parameters, so the bytes are part of the
 //! reproducible output.
 //!
-//! gzip is written like `pigz`: the input is cut into fixed 512 KiB blocks,
-//! each deflated independently (primed with the previous block's last 32 KiB
-//! as a dictionary, ending with a sync flush) on a pool of threads, and the
-//! results are concatenated into one gzip member. The block size, the level,
-//! the backend (zlib-rs) and the header (mtime 0, no name, OS byte 255) are
-//! fixed, so the output does not depend on the number of threads.
+//! gzip: the input is cut into fixed 1 MiB blocks ([`GZIP_BLOCK`]), each
+//! compressed independently by libdeflate (whole-buffer, the fastest deflate
+//! at equal size) on a pool of threads into one gzip member of its own, and
+//! the members are concatenated in order (RFC 1952 § 2.2: a gzip file is a
+//! series of members; Go's `compress/gzip`, `gzip -d`, zlib's `gunzip` and
+//! flate2's `MultiGzDecoder` read them as one stream). The block size, the
+//! level, the backend (libdeflate, its version pinned in `Cargo.toml`) and
+//! the header (mtime 0, no name, OS byte 255) are fixed, so the output does
+//! not depend on the number of threads.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -14,12 +17,12 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use flate2::{Compress, Crc, FlushCompress, Status};
+use libdeflater::{CompressionLvl, Compressor as Deflater};
 
 /// How a layer's tar is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
-    /// gzip (deflate level [`GZIP_LEVEL`], zlib-rs), `application/vnd.oci.image.layer.v1.tar+gzip`.
+    /// gzip (libdeflate level [`GZIP_LEVEL`]), `application/vnd.oci.image.layer.v1.tar+gzip`.
     #[default]
     Gzip,
     /// zstd (level 3), `application/vnd.oci.image.layer.v1.tar+zstd`.
@@ -66,22 +69,22 @@ impl std::str::FromStr for Compression {
     }
 }
 
-/// The deflate level of gzip layers. Part of the layer digest: do not change
-/// lightly.
+/// The deflate level of gzip layers (libdeflate's scale, 0–12). Part of the
+/// layer digest: do not change lightly.
 ///
-/// Level 2 (zlib-rs `deflate_fast`) is chosen for speed. One thread of
-/// zlib-rs on 600 MB of `/usr` deflates 154 MB/s at level 2, 130 at level 3
-/// and 80 at level 6; the whole of `/usr` (5.7 GB) becomes 2240 MB at level 2,
-/// 2166 MB at level 3 and 2100 MB at level 6. Only level 2 keeps a layer
-/// write ≥ 1.5× faster than `umoci insert` on 2 cores (`cargo xtask bench
-/// layers`). Level 1 is avoided: zlib-rs 0.6's `deflate_quick` panics on some
-/// inputs.
-pub const GZIP_LEVEL: u32 = 2;
+/// Level 4 is the lowest level whose layers are no larger than
+/// `umoci insert`'s (Go's `compress/gzip` at level 6) on each of shared
+/// libraries, `/usr/share` and C headers (Dec 2026, 1 MiB blocks): level 2
+/// and 3 are smaller on libraries but larger on headers (23.2 and 22.6 MB
+/// against umoci's 22.4 MB; level 4 22.0 MB). On `/usr/lib/x86_64-linux-gnu`
+/// (715 MB) level 4 writes 239.8 MB, umoci 251.7 MB, level 6 233.0 MB.
+/// `cargo xtask bench layers` times it against umoci and sweeps the levels.
+pub const GZIP_LEVEL: u32 = 4;
 /// The zstd level of zstd layers. Part of the layer digest: do not change.
 pub const ZSTD_LEVEL: i32 = 3;
-/// The independent block size of gzip layers. Part of the layer digest.
-pub const GZIP_BLOCK: usize = 512 * 1024;
-const DICT: usize = 32 * 1024;
+/// The independent block size of gzip layers: each block is one gzip
+/// member. Part of the layer digest.
+pub const GZIP_BLOCK: usize = 1024 * 1024;
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 
 /// A writer that compresses into `W` with fixed parameters.
@@ -102,9 +105,15 @@ impl<W: Write> std::fmt::Debug for Compressor<W> {
 }
 
 impl<W: Write + Send + 'static> Compressor<W> {
-    pub(crate) fn new(inner: W, compression: Compression) -> io::Result<Self> {
+    /// A compressor whose gzip level is `gzip_level` ([`GZIP_LEVEL`] but
+    /// for benchmarks: any other level gives other layer digests).
+    pub(crate) fn with_gzip_level(
+        inner: W,
+        compression: Compression,
+        gzip_level: u32,
+    ) -> io::Result<Self> {
         Ok(match compression {
-            Compression::Gzip => Compressor::Gzip(ParallelGzEncoder::new(inner, GZIP_LEVEL)),
+            Compression::Gzip => Compressor::Gzip(ParallelGzEncoder::new(inner, gzip_level)?),
             Compression::Zstd => {
                 let mut enc = zstd::stream::write::Encoder::new(inner, ZSTD_LEVEL)?;
                 enc.include_checksum(false)?;
@@ -152,21 +161,17 @@ impl<W: Write + Send + 'static> Write for Compressor<W> {
 
 struct Job {
     data: Vec<u8>,
-    dict: Vec<u8>,
-    last: bool,
     result: SyncSender<io::Result<Vec<u8>>>,
 }
 
-/// A gzip writer that deflates fixed-size blocks on worker threads (see the
-/// module documentation). Its output is the same for any number of threads.
+/// A gzip writer that compresses fixed-size blocks, each into one gzip
+/// member, on worker threads (see the module documentation). Its output is
+/// the same for any number of threads.
 pub struct ParallelGzEncoder<W: Write> {
     inner: W,
-    level: u32,
+    level: CompressionLvl,
     block: Vec<u8>,
-    dict: Vec<u8>,
-    crc: Crc,
-    total_in: u64,
-    started: bool,
+    members: u64,
     pending: VecDeque<Receiver<io::Result<Vec<u8>>>>,
     pool: Option<Pool>,
     threads: usize,
@@ -175,8 +180,8 @@ pub struct ParallelGzEncoder<W: Write> {
 impl<W: Write> std::fmt::Debug for ParallelGzEncoder<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParallelGzEncoder")
-            .field("level", &self.level)
-            .field("total_in", &self.total_in)
+            .field("level", &i32::from(self.level))
+            .field("members", &self.members)
             .field("threads", &self.threads)
             .finish()
     }
@@ -197,39 +202,44 @@ impl Drop for Pool {
 }
 
 impl<W: Write> ParallelGzEncoder<W> {
-    /// A gzip encoder at `level` using as many threads as there are CPUs.
-    pub fn new(inner: W, level: u32) -> Self {
+    /// A gzip encoder at `level` (0–12) using as many threads as there are CPUs.
+    pub fn new(inner: W, level: u32) -> io::Result<Self> {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         Self::with_threads(inner, level, threads)
     }
 
-    /// A gzip encoder at `level` with `threads` deflate workers (1 = deflate
+    /// A gzip encoder at `level` (0–12) with `threads` workers (1 = compress
     /// on the calling thread).
-    pub fn with_threads(inner: W, level: u32, threads: usize) -> Self {
-        ParallelGzEncoder {
+    pub fn with_threads(inner: W, level: u32, threads: usize) -> io::Result<Self> {
+        let level = i32::try_from(level)
+            .ok()
+            .and_then(|l| CompressionLvl::new(l).ok())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("gzip level {level} is not in 0..=12"),
+                )
+            })?;
+        Ok(ParallelGzEncoder {
             inner,
             level,
             block: Vec::with_capacity(GZIP_BLOCK),
-            dict: Vec::new(),
-            crc: Crc::new(),
-            total_in: 0,
-            started: false,
+            members: 0,
             pending: VecDeque::new(),
             pool: None,
             threads: threads.max(1),
-        }
+        })
     }
 
-    /// Compress what is buffered, write the trailer and return the inner writer.
+    /// Compress what is buffered and return the inner writer. An empty input
+    /// still gives one (empty) member.
     pub fn finish(mut self) -> io::Result<W> {
-        self.submit(true)?;
+        if !self.block.is_empty() || self.members == 0 {
+            self.submit()?;
+        }
         while let Some(result) = self.pending.pop_front() {
             self.write_result(result)?;
         }
-        let mut trailer = [0u8; 8];
-        trailer[..4].copy_from_slice(&self.crc.sum().to_le_bytes());
-        trailer[4..].copy_from_slice(&(self.total_in as u32).to_le_bytes());
-        self.inner.write_all(&trailer)?;
         self.pool.take();
         Ok(self.inner)
     }
@@ -241,37 +251,20 @@ impl<W: Write> ParallelGzEncoder<W> {
         self.inner.write_all(&out)
     }
 
-    fn submit(&mut self, last: bool) -> io::Result<()> {
-        if !self.started {
-            self.inner.write_all(&GZIP_HEADER)?;
-            self.started = true;
-        }
+    fn submit(&mut self) -> io::Result<()> {
         let data = std::mem::replace(&mut self.block, Vec::with_capacity(GZIP_BLOCK));
-        self.crc.update(&data);
-        self.total_in += data.len() as u64;
-        let dict = std::mem::take(&mut self.dict);
-        if !last {
-            self.dict = data[data.len().saturating_sub(DICT)..].to_vec();
-        }
+        self.members += 1;
         if self.threads == 1 {
-            let mut compress = Compress::new(flate2::Compression::new(self.level), false);
-            let out = deflate_block(&mut compress, &data, &dict, last)?;
+            let out = gzip_member(&mut Deflater::new(self.level), &data)?;
             return self.inner.write_all(&out);
         }
         let (tx, rx) = sync_channel(1);
-        let job = Job {
-            data,
-            dict,
-            last,
-            result: tx,
-        };
-        let level = self.level;
-        let threads = self.threads;
+        let (threads, level) = (self.threads, self.level);
         let pool = self.pool.get_or_insert_with(|| Pool::start(threads, level));
         pool.jobs
             .as_ref()
             .expect("the pool is running")
-            .send(job)
+            .send(Job { data, result: tx })
             .map_err(|_| io::Error::other("the gzip worker threads stopped"))?;
         self.pending.push_back(rx);
         while self.pending.len() > 2 * self.threads {
@@ -283,7 +276,7 @@ impl<W: Write> ParallelGzEncoder<W> {
 }
 
 impl Pool {
-    fn start(threads: usize, level: u32) -> Pool {
+    fn start(threads: usize, level: CompressionLvl) -> Pool {
         let (tx, rx) = sync_channel::<Job>(threads);
         let rx = Arc::new(Mutex::new(rx));
         let workers = (0..threads)
@@ -292,20 +285,17 @@ impl Pool {
                 std::thread::Builder::new()
                     .name(format!("gzip-{i}"))
                     .spawn(move || {
+                        // libdeflate keeps no state between calls: one
+                        // compressor per worker gives the same bytes as a
+                        // fresh one per block.
+                        let mut deflater = Deflater::new(level);
                         loop {
                             let job = match rx.lock() {
                                 Ok(rx) => rx.recv(),
                                 Err(_) => return,
                             };
                             let Ok(job) = job else { return };
-                            // A fresh deflate state per block: `reset()` +
-                            // `set_dictionary()` on a reused one leaves state
-                            // behind with zlib-rs, and the bytes would then
-                            // depend on scheduling (see the regression test).
-                            let mut compress =
-                                Compress::new(flate2::Compression::new(level), false);
-                            let out = deflate_block(&mut compress, &job.data, &job.dict, job.last);
-                            let _ = job.result.send(out);
+                            let _ = job.result.send(gzip_member(&mut deflater, &job.data));
                         }
                     })
                     .expect("spawn a gzip worker thread")
@@ -318,43 +308,19 @@ impl Pool {
     }
 }
 
-/// Deflate one block as raw deflate: primed with `dict`, ending with a sync
-/// flush (or the final block when `last`).
-fn deflate_block(
-    compress: &mut Compress,
-    data: &[u8],
-    dict: &[u8],
-    last: bool,
-) -> io::Result<Vec<u8>> {
-    if !dict.is_empty() {
-        compress
-            .set_dictionary(dict)
-            .map_err(|e| io::Error::other(format!("deflate dictionary: {e}")))?;
-    }
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
-    };
-    let mut out = Vec::with_capacity(data.len() / 2 + 1024);
-    let start = compress.total_in();
-    loop {
-        if out.capacity() - out.len() < 16 * 1024 {
-            out.reserve(out.capacity().max(64 * 1024));
-        }
-        let consumed = (compress.total_in() - start) as usize;
-        let status = compress
-            .compress_vec(&data[consumed..], &mut out, flush)
-            .map_err(|e| io::Error::other(format!("deflate: {e}")))?;
-        let consumed = (compress.total_in() - start) as usize;
-        match status {
-            Status::StreamEnd => break,
-            // A sync flush is complete when all input is taken and the output
-            // did not fill the space it was given.
-            _ if !last && consumed == data.len() && out.len() < out.capacity() => break,
-            _ => {}
-        }
-    }
+/// One whole gzip member of `data`: the fixed header, libdeflate's raw
+/// deflate stream, CRC-32 and size.
+fn gzip_member(deflater: &mut Deflater, data: &[u8]) -> io::Result<Vec<u8>> {
+    let bound = deflater.deflate_compress_bound(data.len());
+    let mut out = vec![0u8; GZIP_HEADER.len() + bound + 8];
+    out[..GZIP_HEADER.len()].copy_from_slice(&GZIP_HEADER);
+    let n = deflater
+        .deflate_compress(data, &mut out[GZIP_HEADER.len()..GZIP_HEADER.len() + bound])
+        .map_err(|e| io::Error::other(format!("deflate: {e:?}")))?;
+    out.truncate(GZIP_HEADER.len() + n);
+    out.extend_from_slice(&libdeflater::crc32(data).to_le_bytes());
+    // ISIZE is the size modulo 2^32 (RFC 1952); a block is far smaller.
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     Ok(out)
 }
 
@@ -364,7 +330,7 @@ impl<W: Write> Write for ParallelGzEncoder<W> {
         let n = room.min(buf.len());
         self.block.extend_from_slice(&buf[..n]);
         if self.block.len() == GZIP_BLOCK {
-            self.submit(false)?;
+            self.submit()?;
         }
         Ok(n)
     }
@@ -397,7 +363,7 @@ mod tests {
     }
 
     fn gz(data: &[u8], threads: usize) -> Vec<u8> {
-        let mut enc = ParallelGzEncoder::with_threads(Vec::new(), GZIP_LEVEL, threads);
+        let mut enc = ParallelGzEncoder::with_threads(Vec::new(), GZIP_LEVEL, threads).unwrap();
         for chunk in data.chunks(77_777) {
             enc.write_all(chunk).unwrap();
         }
@@ -416,11 +382,11 @@ mod tests {
             })
             .collect();
         for level in [GZIP_LEVEL, 6, 9] {
-            let mut enc = ParallelGzEncoder::with_threads(Vec::new(), level, 2);
+            let mut enc = ParallelGzEncoder::with_threads(Vec::new(), level, 2).unwrap();
             enc.write_all(&data).unwrap();
             let out = enc.finish().unwrap();
             let mut back = Vec::new();
-            flate2::read::GzDecoder::new(&out[..])
+            flate2::read::MultiGzDecoder::new(&out[..])
                 .read_to_end(&mut back)
                 .unwrap();
             assert_eq!(back, data, "level {level}");
@@ -443,17 +409,43 @@ mod tests {
             assert_eq!(one, three, "len {len}");
             assert_eq!(&one[..10], &GZIP_HEADER);
             let mut back = Vec::new();
-            flate2::read::GzDecoder::new(&one[..])
+            flate2::read::MultiGzDecoder::new(&one[..])
                 .read_to_end(&mut back)
                 .unwrap();
             assert_eq!(back, data, "len {len}");
-            // A single member: the multi-member decoder reads the same.
-            let mut again = Vec::new();
-            flate2::read::MultiGzDecoder::new(&one[..])
-                .read_to_end(&mut again)
+            // One member per block (at least one): the header appears at
+            // every member start, which a single-member reader stops at.
+            let members = len.div_ceil(GZIP_BLOCK).max(1);
+            let mut first = Vec::new();
+            flate2::read::GzDecoder::new(&one[..])
+                .read_to_end(&mut first)
                 .unwrap();
-            assert_eq!(again, data);
+            assert_eq!(
+                first.len(),
+                len.min(GZIP_BLOCK),
+                "len {len}: {members} members"
+            );
         }
+    }
+
+    #[test]
+    fn levels_outside_libdeflates_range_are_refused() {
+        let err = ParallelGzEncoder::with_threads(Vec::new(), 13, 1).unwrap_err();
+        assert!(err.to_string().contains("gzip level 13"), "{err}");
+    }
+
+    /// The digest of the pinned gzip parameters: a change of level, block
+    /// size, header or libdeflate version that changes the bytes of every
+    /// layer shows here first.
+    #[test]
+    fn pinned_parameters_give_pinned_bytes() {
+        use sha2::Digest as _;
+        let out = gz(&sample(3 * GZIP_BLOCK + 12345), 2);
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(&out)),
+            "b5f4c1f8b6f2fe8e0212e03848c200da119c096efce3fa9d9a74e13e1575ac5f",
+            "the gzip bytes changed: every layer digest changes with them"
+        );
     }
 
     /// Regression: workers once reused one `Compress` with `reset()` +

@@ -116,8 +116,19 @@ pub struct LayerWriter {
 impl LayerWriter {
     /// Start a layer blob in `layout`.
     pub fn new(layout: &OciLayout, options: &LayerOptions) -> Result<LayerWriter> {
+        Self::with_gzip_level(layout, options, crate::GZIP_LEVEL)
+    }
+
+    /// Start a layer blob whose gzip level is `gzip_level` (0–12) instead of
+    /// the pinned [`GZIP_LEVEL`](crate::GZIP_LEVEL): for benchmarks and size
+    /// comparisons only, since another level gives other layer digests.
+    pub fn with_gzip_level(
+        layout: &OciLayout,
+        options: &LayerOptions,
+        gzip_level: u32,
+    ) -> Result<LayerWriter> {
         let blob = layout.blob_writer()?;
-        let compressor = Compressor::new(blob, options.compression)?;
+        let compressor = Compressor::with_gzip_level(blob, options.compression, gzip_level)?;
         Ok(LayerWriter {
             tar: TarWriter::new(HashingWriter::new(compressor)),
             options: options.clone(),

@@ -36,11 +36,11 @@
 //!   (long paths/targets, big sizes/ids, `SCHILY.xattr.*`), hard links by
 //!   device and inode (the first path in order is the file). `security.selinux`
 //!   is left out: it describes the host, not the image.
-//! - **gzip** is deflate level 2 ([`GZIP_LEVEL`], chosen for speed; see
-//!   there) with zlib-rs in independent 512 KiB blocks
-//!   (each primed with the previous 32 KiB, as pigz does) compressed on all
-//!   CPUs and joined into one member with mtime 0 and OS byte 255: the output
-//!   does not depend on the thread count. The tar digest (diff id) and the
+//! - **gzip** is libdeflate level 4 ([`GZIP_LEVEL`], the lowest level no
+//!   larger than `umoci insert`'s layers; see there) in independent 1 MiB
+//!   blocks, each one gzip member (mtime 0, OS byte 255), compressed on all
+//!   CPUs and concatenated in order: the output does not depend on the
+//!   thread count. The tar digest (diff id) and the
 //!   compressed digest are computed in the same pass. zstd is level 3.
 //! - **Reading layers** goes through one reader, [`read_layer`]: blob
 //!   decompressed by its magic bytes, entries classified as plain

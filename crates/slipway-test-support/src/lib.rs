@@ -18,6 +18,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod builder;
 pub mod fixtures;
 pub mod http;

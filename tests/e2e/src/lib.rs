@@ -36,30 +36,28 @@ fn sha256_file(path: &Path) -> Result<String, String> {
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
-/// The `slipway` binary of this workspace, built if needed.
-pub fn slipway_bin() -> Result<PathBuf, String> {
-    slipway_bin_profile(false)
-}
+/// The name of this package's copy of the `slipway` CLI
+/// (`src/bin/slipway-e2e-cli.rs`, which calls `slipway::main`).
+pub const CLI_BIN: &str = "slipway-e2e-cli";
 
-/// The `slipway` binary of this workspace (`--release` when `release`),
-/// built if needed.
-pub fn slipway_bin_profile(release: bool) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "slipway"])
-        .current_dir(workspace_root());
-    if release {
-        cmd.arg("--release");
-    }
-    run(&mut cmd)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    Ok(target.join(if release {
-        "release/slipway"
-    } else {
-        "debug/slipway"
-    }))
+/// The `slipway` CLI beside the running executable: cargo builds this
+/// package's binaries before its tests run (and `cargo xtask` builds them
+/// before running `slipway-bench-build` or `slipway-demo`), so no test runs
+/// `cargo build` itself, and the binary is always that of the tested source.
+pub fn slipway_bin() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+    // A test runs from `target/PROFILE/deps/`, a binary from `target/PROFILE/`.
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(CLI_BIN))
+        .find(|bin| bin.is_file())
+        .ok_or_else(|| {
+            format!(
+                "no `{CLI_BIN}` beside {}: run `cargo build -p slipway-e2e --bins` (add `--release` for a release binary)",
+                exe.display()
+            )
+        })
 }
 
 /// The builder rootfs as a one-layer OCI image (tag `latest`), made once under

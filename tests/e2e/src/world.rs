@@ -12,9 +12,9 @@ use slipway_test_support::{require_root, require_tool};
 
 /// The test world; the servers stop when it is dropped.
 pub struct World {
-    /// The `slipway` binary: a copy of the debug build, private to this
-    /// world, so that a `cargo build` elsewhere (a shared target directory)
-    /// cannot swap it between two builds of one test.
+    /// The `slipway` binary: a copy of [`crate::slipway_bin`], private to
+    /// this world, so that a `cargo build` elsewhere (a shared target
+    /// directory) cannot swap it between two builds of one test.
     pub bin: PathBuf,
     _bin_dir: tempfile::TempDir,
     /// The local registry holding [`crate::BUILDER_REPO`].
@@ -51,7 +51,7 @@ impl World {
         }
         let rootfs = builder_rootfs(BuilderArch::Amd64)?;
         let registry = TestRegistry::start(RegistryAuth::Anonymous)?;
-        let built = crate::slipway_bin().expect("build slipway");
+        let built = crate::slipway_bin().expect("the slipway CLI");
         let bin_dir = tempfile::Builder::new()
             .prefix("slipway-e2e-bin-")
             .tempdir()
@@ -192,4 +192,51 @@ pub fn ran_and_cached(stderr: &str, image: &str) -> (Vec<String>, Vec<String>) {
     ran.sort();
     cached.sort();
     (ran, cached)
+}
+
+/// The cold build of mini-manylinux *with* CPython that `mini_manylinux.rs`
+/// makes, kept for `reproducible.rs` as its build A (so that the suite
+/// compiles CPython twice, not four times): the digest, a copy of the OCI
+/// layout (under [`ColdBuild::out`], as `out/mini-manylinux`), the lock it
+/// was built with and when it started.
+#[derive(Debug)]
+pub struct ColdBuild {
+    /// The manifest digest.
+    pub digest: String,
+    /// The output directory holding the layout copy.
+    pub out: PathBuf,
+    /// The text of the `slipway.lock` it was built `--locked` with.
+    pub lock: String,
+    /// When the build started.
+    pub started: std::time::SystemTime,
+    _dir: tempfile::TempDir,
+}
+
+impl ColdBuild {
+    /// Keep the build of `digest` whose layout is `layout`, built with the
+    /// lock file `lock`, started at `started`.
+    pub fn keep(
+        digest: &str,
+        layout: &Path,
+        lock: &Path,
+        started: std::time::SystemTime,
+    ) -> ColdBuild {
+        let dir = tempfile::Builder::new()
+            .prefix("slipway-e2e-cold-")
+            .tempdir()
+            .expect("temp dir");
+        let out = dir.path().join("out");
+        fs_err::create_dir_all(&out).expect("out dir");
+        let name = layout.file_name().expect("a layout directory name");
+        slipway_test_support::process::run_ok(
+            Command::new("cp").arg("-a").arg(layout).arg(out.join(name)),
+        );
+        ColdBuild {
+            digest: digest.to_owned(),
+            out,
+            lock: fs_err::read_to_string(lock).expect("the lock of the cold build"),
+            started,
+            _dir: dir,
+        }
+    }
 }

@@ -140,11 +140,8 @@ fn failed(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
-fn lock_pins_package_steps_and_locked_builds_install_exactly_them() {
-    let Some(world) = World::start(&["apt-get", "tar", "umoci", "createrepo_c", "rpmbuild"]) else {
-        return;
-    };
+/// Run by `e2e.rs` in the shared world.
+pub fn lock_pins_package_steps_and_locked_builds_install_exactly_them(world: &World) {
     let work = tempfile::tempdir().expect("temp dir");
     let work = work.path();
 

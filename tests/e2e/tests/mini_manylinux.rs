@@ -2,21 +2,22 @@
 //! base pulled by digest from a real local registry, sources from a mirror
 //! directory, steps in the sandbox, the image run by `runc` after
 //! `umoci unpack`, then a warm rebuild and a one-step change, archives and
-//! a `from-image` consumer. It compiles CPython once (the reproducibility
-//! proof in `reproducible.rs` compiles it three more times).
+//! a `from-image` consumer. It compiles CPython once, and hands its cold
+//! build to the reproducibility proof in `reproducible.rs` as that proof's
+//! build A (which compiles it once more: twice in the whole suite).
 
 use std::path::Path;
 use std::process::Command;
+use std::time::SystemTime;
 
-use slipway_e2e::world::{World, digest_of, ok, ran_and_cached, skopeo_inspect, umoci_unpack};
+use slipway_e2e::world::{
+    ColdBuild, World, digest_of, ok, ran_and_cached, skopeo_inspect, umoci_unpack,
+};
 
 const IMAGE: &str = "mini-manylinux";
 
-#[test]
-fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
-    let Some(world) = World::start(&["umoci", "runc", "apt-get", "tar"]) else {
-        return;
-    };
+/// Run by `e2e.rs` in the shared world; returns the cold build.
+pub fn mini_manylinux_builds_runs_and_rebuilds_from_cache(world: &World) -> ColdBuild {
     let slipway = |args: &[&str]| world.slipway(args, None, &[]);
     let pushed = &world.pushed;
     let mirror_arg = world.mirror_arg();
@@ -87,9 +88,16 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
         "the plan pulls the base by digest:\n{dry}"
     );
 
-    // Cold build.
+    // Cold build (kept for reproducible.rs: its output, lock and start).
+    let started = SystemTime::now();
     let (stdout, stderr) = ok(&slipway(&build_args));
     let first = digest_of(&stdout, IMAGE);
+    let cold = ColdBuild::keep(
+        &first,
+        &out_dir.join(IMAGE),
+        &recipes.join("slipway.lock"),
+        started,
+    );
     let (ran, cached) = ran_and_cached(&stderr, IMAGE);
     assert_eq!(
         ran,
@@ -302,6 +310,7 @@ fn mini_manylinux_builds_runs_and_rebuilds_from_cache() {
             && stderr.contains("{image}"),
         "{stderr}"
     );
+    cold
 }
 
 /// Run `layers/steps/NAME` (the real recipe's script, not a fixture copy) in

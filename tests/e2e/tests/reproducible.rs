@@ -5,33 +5,33 @@
 //!
 //! | | build A | build B |
 //! |---|---|---|
-//! | working directory, recipe copy, `TMPDIR`, output | `a/…` | `b/…` |
-//! | `--jobs` | 1 | 2 |
-//! | CPUs (`nproc`, so the CPython step's `make -j`; slipway's gzip threads) | 1 (`taskset -c 0`) | all (2 in CI) |
+//! | working directory, recipe copy, `TMPDIR`, output | `mini_manylinux.rs`'s | `b/…` |
+//! | `--jobs` | 2 | 1 |
+//! | CPUs (`nproc`, so the CPython step's `make -j`; slipway's gzip threads) | all (2 in CI) | 1 (`taskset -c 0`) |
 //! | store | cold (empty) | warm: already holds the steps before CPython |
 //! | started | t | ≥ t + 60 s (asserted; the CPython compile of A takes longer) |
 //!
-//! B's store is warmed by building the recipe without its CPython step
-//! first, so B takes `system-packages`, `packages` and `libmini` from the
-//! cache and runs `cpython-3.11.2` and `cleanup` (asserted from the progress
-//! lines). Both give one manifest digest.
+//! Build A is the cold build of `mini_manylinux.rs` (handed over as a
+//! [`ColdBuild`]), so that the suite compiles CPython twice in all. B's
+//! store is warmed by building the recipe without its CPython step first,
+//! so B takes `system-packages`, `packages` and `libmini` from the cache and
+//! runs `cpython-3.11.2` and `cleanup` (asserted from the progress lines).
+//! Both give one manifest digest.
 //!
 //! `--jobs` is how many *steps* run at once; it does not reach the steps. A
 //! step's own parallelism comes from the CPUs it may run on (`nproc` in the
-//! sandbox is the host's affinity mask), which is why A runs pinned to one
-//! CPU: the CPython build's output must not depend on `make -j` either. `slipway verify` (a third build,
-//! with a fresh empty store) then says reproducible.
+//! sandbox is the host's affinity mask), which is why B runs pinned to one
+//! CPU: the CPython build's output must not depend on `make -j` either.
 //!
-//! The stamp check — a step writing `date +%s%N` makes `verify` name that
-//! layer and that file, exit 1 — runs on the recipe *without* CPython (over
-//! B's warm store), so that its verify rebuild does not compile CPython once
-//! more: the e2e suite compiles CPython four times in all (three here, one
-//! in `mini_manylinux.rs`).
+//! `slipway verify` (a rebuild with a fresh, empty store) runs on the recipe
+//! *without* CPython, so that it does not compile CPython a third time: it
+//! says reproducible for the warm-up image, and — after a step writing
+//! `date +%s%N` is added — names that layer and that file, exit 1.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use slipway_e2e::world::{World, digest_of, ok, ran_and_cached};
+use slipway_e2e::world::{ColdBuild, World, digest_of, ok, ran_and_cached};
 use slipway_test_support::workspace_root;
 
 const IMAGE: &str = "mini-manylinux";
@@ -152,67 +152,25 @@ fn assert_same(world: &World, what: &str, first: &Build, a: &Path, second: &Buil
     }
 }
 
-#[test]
-fn mini_manylinux_with_cpython_rebuilds_to_one_digest_and_verify_names_a_stamp() {
-    let Some(world) = World::start(&["apt-get", "tar", "taskset", "nproc"]) else {
-        return;
-    };
+/// Run by `e2e.rs` in the shared world, after `mini_manylinux.rs` made `a`.
+pub fn mini_manylinux_with_cpython_rebuilds_to_one_digest_and_verify_names_a_stamp(
+    world: &World,
+    a: &ColdBuild,
+) {
     let work = tempfile::tempdir().expect("temp dir");
-    let a = work.path().join("a");
     let b = work.path().join("b");
-    let recipes_a = a.join("recipes");
     let recipes_b = b.join("recipes");
     let warm_b = b.join("recipes-without-cpython");
-    world.recipe(&recipes_a, true);
     world.recipe(&recipes_b, true);
     world.recipe(&warm_b, false);
-    ok(&world.slipway(
-        &[
-            "lock",
-            "--recipes",
-            utf8(&recipes_a),
-            "--mirror",
-            world.mirror_arg(),
-            // Its own store: build A below starts cold.
-            "--store",
-            utf8(&work.path().join("lock-store")),
-        ],
-        Some(&a),
-        &[],
-    ));
-    let lock = fs_err::read_to_string(recipes_a.join("slipway.lock")).expect("lock");
-    assert!(lock.contains(&world.pushed), "{lock}");
+    assert!(a.lock.contains(&world.pushed), "{}", a.lock);
     for recipes in [&recipes_b, &warm_b] {
-        fs_err::write(recipes.join("slipway.lock"), &lock).expect("lock copy");
+        fs_err::write(recipes.join("slipway.lock"), &a.lock).expect("lock copy");
     }
-    let everything = [
-        "cleanup",
-        "cpython-3.11.2",
-        "libmini",
-        "packages",
-        "system-packages",
-    ];
 
     let one_cpu = ["taskset", "-c", "0"];
     assert_eq!(nproc(&one_cpu), "1");
-    eprintln!("build A runs on 1 CPU, build B on {}", nproc(&[]));
-
-    // A: cold store, one step at a time, one CPU.
-    let a_started = SystemTime::now();
-    let (store_a, out_a) = (a.join("store"), a.join("out"));
-    let first = build(
-        &world,
-        &Run {
-            dir: &a,
-            recipes: &recipes_a,
-            store: &store_a,
-            out: &out_a,
-            jobs: "1",
-            wrapper: &one_cpu,
-        },
-    );
-    assert_eq!(first.ran, everything, "a cold build runs every step");
-    assert!(first.cached.is_empty(), "{:?}", first.cached);
+    eprintln!("build A ran on {} CPUs, build B runs on 1", nproc(&[]));
 
     // Warm B's store: the recipe without CPython.
     let (store_b, out_warm) = (b.join("store"), b.join("out-warm"));
@@ -221,25 +179,26 @@ fn mini_manylinux_with_cpython_rebuilds_to_one_digest_and_verify_names_a_stamp()
         recipes: &warm_b,
         store: &store_b,
         out: &out_warm,
-        jobs: "2",
-        wrapper: &[],
+        jobs: "1",
+        wrapper: &one_cpu,
     };
-    let warming = build(&world, &warm);
+    let warming = build(world, &warm);
     assert_eq!(
         warming.ran,
         ["cleanup", "libmini", "packages", "system-packages"]
     );
 
-    // B: at least a minute after A started, two steps at a time, warm store.
-    let waited = a_started.elapsed().expect("clock");
+    // B: at least a minute after A started, one step at a time on one CPU,
+    // warm store.
+    let waited = a.started.elapsed().expect("clock");
     std::thread::sleep(APART.saturating_sub(waited));
     let b_started = SystemTime::now();
-    let apart = b_started.duration_since(a_started).expect("clock");
+    let apart = b_started.duration_since(a.started).expect("clock");
     assert!(apart >= APART, "A and B started {apart:?} apart");
     eprintln!("build B starts {apart:?} after build A");
     let out_b = b.join("out");
     let second = build(
-        &world,
+        world,
         &Run {
             recipes: &recipes_b,
             out: &out_b,
@@ -252,20 +211,26 @@ fn mini_manylinux_with_cpython_rebuilds_to_one_digest_and_verify_names_a_stamp()
         "the warm store serves the steps before CPython"
     );
     assert_eq!(second.ran, ["cleanup", "cpython-3.11.2"]);
+    let first = Build {
+        digest: a.digest.clone(),
+        ran: Vec::new(),
+        cached: Vec::new(),
+    };
     assert_same(
-        &world,
-        "A (cold, --jobs 1, one CPU) and B (warm, --jobs 2, all CPUs) differ",
+        world,
+        "A (cold, --jobs 2, all CPUs) and B (warm, --jobs 1, one CPU) differ",
         &first,
-        &a.join("out"),
+        &a.out,
         &second,
-        &b.join("out"),
+        &out_b,
     );
 
-    // verify: a third build with a fresh store gives the same image.
-    let (reproducible, said) = verify(&world, &a, &recipes_a, &a.join("out"));
+    // verify: a rebuild with a fresh store gives the same image (the recipe
+    // without CPython).
+    let (reproducible, said) = verify(world, &b, &warm_b, &out_warm);
     assert!(reproducible, "{said}");
     assert!(
-        said.contains(&format!("reproducible: {}", first.digest)),
+        said.contains(&format!("reproducible: {}", warming.digest)),
         "{said}"
     );
 
@@ -279,7 +244,7 @@ fn mini_manylinux_with_cpython_rebuilds_to_one_digest_and_verify_names_a_stamp()
     fs_err::write(&toml, text).expect("recipe");
     let stamped_out = b.join("out-stamped");
     let stamped = build(
-        &world,
+        world,
         &Run {
             out: &stamped_out,
             ..warm
@@ -287,7 +252,7 @@ fn mini_manylinux_with_cpython_rebuilds_to_one_digest_and_verify_names_a_stamp()
     );
     assert_eq!(stamped.ran, ["stamp"]);
     assert_ne!(stamped.digest, warming.digest);
-    let (reproducible, said) = verify(&world, &b, &warm_b, &stamped_out);
+    let (reproducible, said) = verify(world, &b, &warm_b, &stamped_out);
     assert!(!reproducible, "{said}");
     let first_line = said.lines().next().unwrap_or_default().to_owned();
     let (n, total) = first_line

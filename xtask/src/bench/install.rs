@@ -1,15 +1,18 @@
 //! `cargo xtask bench install`: 200 fixture RPMs installed into the
-//! debootstrap builder image by `slipway install` (rpm in the sandbox, layer
-//! capture, new image; also with `--disk-scratch`) against `rpm --root -i`
-//! and `dnf --installroot` of the same files, round by round in the same run
-//! (`SLIPWAY_BENCH_ROUNDS`, default 5); prints medians, every round's times
-//! and the per-round slipway/dnf ratio. The measurement itself is the ignored
+//! debootstrap builder by `slipway install` (resolving against a repository
+//! of them, rpm in the sandbox, layer capture, new image) against
+//! `dnf --installroot install` of the same package names from the same
+//! repository and `rpm --root -i` of the files, every contender once with its
+//! scratch on disk and once on tmpfs (two tables), alternating round by round
+//! (`SLIPWAY_BENCH_ROUNDS`, default 3). The measurement itself is the ignored
 //! test `bench_install_200_rpms` of `slipway-sandbox` (it needs the test
-//! harness's builder rootfs and fixture builder), run optimised.
+//! harness's builder rootfs and fixture builder), run optimised; this reads
+//! back its tables.
 
 use anyhow::Result;
+use slipway_test_support::bench::Table;
 
-pub(crate) fn run(rest: &[String]) -> Result<()> {
+pub(crate) fn run(rest: &[String]) -> Result<Vec<Table>> {
     let mut args = vec![
         "test",
         "-p",
@@ -23,5 +26,5 @@ pub(crate) fn run(rest: &[String]) -> Result<()> {
         "--test-threads=1",
     ];
     args.extend(rest.iter().map(String::as_str));
-    crate::util::cargo_with_env(&args, &[("SLIPWAY_TEST_PEERS", "1")])
+    super::tables_from(&args, &[("SLIPWAY_TEST_PEERS", "1")])
 }

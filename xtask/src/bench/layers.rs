@@ -1,52 +1,63 @@
-//! `cargo xtask bench layers [--tree DIR] [--rounds N]`: write one gzip layer
-//! from a large real tree (default `/usr`) with slipway, with `umoci insert`,
-//! and with `tar -c | pigz -p2` (the physical floor on 2 cores), and print the
-//! wall-time ratios from the same run.
+//! `cargo xtask bench layers [--tree DIR] [--rounds N]`: one layer from a
+//! real tree (default `/usr/lib/x86_64-linux-gnu`), written by slipway and by
+//! its peers in the same run.
 //!
-//! The tree is read once first so that every contender finds it in the page
-//! cache; contenders alternate across rounds and the best time of each counts.
-//! CPU seconds (user + system, from GNU `time`) are printed too: on a shared
-//! machine they move much less than wall time.
+//! gzip: `slipway import-rootfs` (the pinned level), slipway at level 6 (the
+//! `write-layer` example of slipway-oci) and at the lowest level whose output
+//! is no larger than umoci's (found by a sweep before the timed rounds),
+//! `umoci insert` (Go's gzip, level 6) and `tar -c | pigz -p2 -6`. zstd:
+//! `slipway import-rootfs --compression zstd` against `tar -c | zstd -3 -T2`.
+//!
+//! Fairness: the tree is read once first so that every contender finds it
+//! in the page cache; every output goes to `target/bench/layers` (one
+//! filesystem) and none of the contenders fsyncs (umoci and slipway do not
+//! sync blobs; pigz and zstd write through the shell). Contenders alternate;
+//! the figures are medians of the rounds (see `slipway_test_support::bench`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use slipway_test_support::bench::{self, Contender, MIN_ROUNDS, Sample, Table};
 
+use super::{Tools, dir_size, shell_quote};
 use crate::util;
 
-pub(crate) fn run(rest: &[String]) -> Result<()> {
-    let mut tree = PathBuf::from("/usr");
-    let mut rounds = 1usize;
-    let mut args = rest.iter();
-    while let Some(arg) = args.next() {
+struct Args {
+    tree: PathBuf,
+    rounds: usize,
+}
+
+fn parse(rest: &[String]) -> Result<Args> {
+    let mut args = Args {
+        tree: PathBuf::from("/usr/lib/x86_64-linux-gnu"),
+        rounds: MIN_ROUNDS,
+    };
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--tree" => tree = args.next().context("--tree needs a directory")?.into(),
-            "--rounds" => rounds = args.next().context("--rounds needs a number")?.parse()?,
+            "--tree" => args.tree = it.next().context("--tree needs a directory")?.into(),
+            "--rounds" => args.rounds = it.next().context("--rounds needs a number")?.parse()?,
             other => bail!(
                 "unknown argument `{other}` (usage: cargo xtask bench layers [--tree DIR] [--rounds N])"
             ),
         }
     }
-    for tool in ["umoci", "pigz", "tar", "du", "time"] {
-        if which(tool).is_none() {
-            bail!(
-                "`{tool}` is missing (run `cargo xtask test` as root once to install the test world)"
-            );
-        }
+    if args.rounds < MIN_ROUNDS {
+        bail!("--rounds {}: at least {MIN_ROUNDS}", args.rounds);
     }
+    Ok(args)
+}
 
-    let root = util::workspace_root();
-    util::cargo(&["build", "--release", "-p", "slipway"])?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let slipway = target.join("release/slipway");
-    let work = target.join("bench/layers");
+pub(crate) fn run(rest: &[String]) -> Result<Vec<Table>> {
+    let args = parse(rest)?;
+    util::require_tools(&["umoci", "pigz", "zstd", "tar", "du"])?;
+    let tools = Tools::build(&["write-layer"])?;
+    let work = util::workspace_root().join("target/bench/layers");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
-
-    let size = tree_size(&tree)?;
+    let tree = &args.tree;
+    let size = dir_size(tree)?;
     eprintln!(
         "tree: {} ({:.0} MB); warming the page cache…",
         tree.display(),
@@ -55,163 +66,227 @@ pub(crate) fn run(rest: &[String]) -> Result<()> {
     util::run(
         Command::new("sh")
             .arg("-c")
-            .arg(format!("tar -C '{}' -cf - . > /dev/null", tree.display())),
+            .arg(format!("tar -C {} -cf - . > /dev/null", shell_quote(tree))),
     )?;
 
-    let load_before = load_average();
-    let (mut sw, mut tp, mut um, mut zs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut sw_size, mut tp_size, mut um_size, mut zs_size) = (0, 0, 0, 0);
-    for round in 0..rounds {
-        eprintln!("round {}/{rounds}", round + 1);
-        let out = work.join("slipway");
-        sw.push(time(
-            Command::new(&slipway)
-                .arg("import-rootfs")
-                .arg(&tree)
-                .arg(format!("oci:{}:bench", out.display())),
-        )?);
-        sw_size = dir_size(&out)?;
-        std::fs::remove_dir_all(&out)?;
+    let umoci_size = umoci(tree, &work.join("umoci"))?.bytes.unwrap_or(0);
+    let no_larger = (1..=12)
+        .find(|&level| {
+            write_layer(&tools, tree, &work.join("sweep"), &format!("gzip:{level}"))
+                .is_ok_and(|s| s.bytes.unwrap_or(u64::MAX) <= umoci_size)
+        })
+        .context("no gzip level 1–12 gives a layer as small as umoci's")?;
+    eprintln!("lowest level no larger than umoci's {umoci_size} bytes: {no_larger}");
 
-        let out = work.join("tar.gz");
-        tp.push(time(Command::new("sh").arg("-c").arg(format!(
-            "tar -C '{}' -cf - . | pigz -p2 > '{}'",
+    let gzip = gzip_table(&tools, &args, &work, no_larger, umoci_size)?;
+    let zstd = zstd_table(&tools, &args, &work)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(vec![gzip, zstd])
+}
+
+fn gzip_table(
+    tools: &Tools,
+    args: &Args,
+    work: &Path,
+    no_larger: u32,
+    umoci_size: u64,
+) -> Result<Table> {
+    let tree = &args.tree;
+    let pinned = slipway_pinned_level();
+    let mut contenders = vec![
+        Contender::new(format!("slipway import-rootfs (gzip {pinned})"), |_| {
+            import_rootfs(tools, tree, &work.join("slipway"), &[])
+        }),
+        Contender::new("slipway gzip 6 (write-layer)", |_| {
+            write_layer(tools, tree, &work.join("slipway-6"), "gzip:6")
+        }),
+    ];
+    if no_larger != 6 && no_larger != pinned {
+        contenders.push(Contender::new(
+            format!("slipway gzip {no_larger} (write-layer)"),
+            |_| {
+                write_layer(
+                    tools,
+                    tree,
+                    &work.join("slipway-n"),
+                    &format!("gzip:{no_larger}"),
+                )
+            },
+        ));
+    }
+    contenders.push(Contender::new("umoci insert (Go gzip 6)", |_| {
+        umoci(tree, &work.join("umoci"))
+    }));
+    contenders.push(Contender::new("tar -c | pigz -p2 -6", |_| {
+        shell_to_file(
+            &format!("tar -C {} -cf - . | pigz -p2 -6", shell_quote(tree)),
+            &work.join("tar.gz"),
+        )
+    }));
+    let names: Vec<String> = contenders.iter().map(|c| c.name.clone()).collect();
+    let load = bench::load_average();
+    let samples = bench::alternate(args.rounds, &mut contenders)?;
+    drop(contenders);
+    let mut table = Table::new(
+        "layers",
+        format!(
+            "one gzip layer of {} ({:.0} MB), page cache warm, no fsync, {} CPUs",
             tree.display(),
-            out.display()
-        )))?);
-        tp_size = std::fs::metadata(&out)?.len();
-        std::fs::remove_file(&out)?;
-
-        let out = work.join("umoci");
-        util::run(Command::new("umoci").args(["init", "--layout"]).arg(&out))?;
-        util::run(
-            Command::new("umoci")
-                .args(["new", "--image"])
-                .arg(format!("{}:bench", out.display())),
-        )?;
-        um.push(time(
-            Command::new("umoci")
-                .args(["insert", "--image"])
-                .arg(format!("{}:bench", out.display()))
-                .arg(&tree)
-                .arg("/"),
-        )?);
-        um_size = dir_size(&out)?;
-        std::fs::remove_dir_all(&out)?;
-
-        let out = work.join("slipway-zstd");
-        zs.push(time(
-            Command::new(&slipway)
-                .arg("import-rootfs")
-                .arg(&tree)
-                .arg(format!("oci:{}:bench", out.display()))
-                .args(["--compression", "zstd"]),
-        )?);
-        zs_size = dir_size(&out)?;
-        std::fs::remove_dir_all(&out)?;
-    }
-    let best = |v: &[Timing]| {
-        v.iter()
-            .copied()
-            .min_by(|a, b| a.wall.total_cmp(&b.wall))
-            .unwrap_or_default()
-    };
-    let (sw, tp, um, zs) = (best(&sw), best(&tp), best(&um), best(&zs));
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    let mb = size as f64 / 1e6;
-    println!(
-        "layer from {} ({mb:.0} MB of files), {cpus} CPUs, best of {rounds}:",
-        tree.display()
+            dir_size(tree)? as f64 / 1e6,
+            cpus()
+        ),
+        &names,
+        &samples,
+        load,
     );
-    let row = |name: &str, t: Timing, out: u64| {
-        println!(
-            "  {name:<30} {:>7.2} s wall  {:>7.2} s CPU  {:>6.1} MB/s  output {:>7.1} MB",
-            t.wall,
-            t.cpu,
-            mb / t.wall,
-            out as f64 / 1e6
-        );
-    };
-    row("slipway import-rootfs (gzip)", sw, sw_size);
-    row("tar -c | pigz -p2", tp, tp_size);
-    row("umoci insert", um, um_size);
-    row("slipway import-rootfs (zstd)", zs, zs_size);
-    println!(
-        "  slipway / tar|pigz = {:.2} wall, {:.2} CPU  (target ≤ 1.2)\n  umoci / slipway    = {:.2} wall, {:.2} CPU  (target ≥ 1.5)",
-        sw.wall / tp.wall,
-        sw.cpu / tp.cpu,
-        um.wall / sw.wall,
-        um.cpu / sw.cpu
-    );
-    println!(
-        "  load average before/after: {load_before} / {}",
-        load_average()
-    );
-    Ok(())
+    let umoci_name = &names[names.len() - 2];
+    let ours = table.rows[0].output_bytes.unwrap_or(u64::MAX);
+    table.notes.push(format!(
+        "umoci / slipway (gzip {pinned}) = {:.2} wall (target ≥ 1.5); slipway's output {} umoci's ({ours} vs {umoci_size} bytes)",
+        table.ratio(umoci_name, &names[0]).unwrap_or(f64::NAN),
+        if ours <= umoci_size { "≤" } else { ">" },
+    ));
+    table.notes.push(format!(
+        "umoci / slipway gzip 6 = {:.2}",
+        table.ratio(umoci_name, &names[1]).unwrap_or(f64::NAN)
+    ));
+    table.notes.push(format!(
+        "lowest slipway level with output ≤ umoci's: {no_larger} (sweep of 1–12)"
+    ));
+    Ok(table)
 }
 
-/// Wall time and CPU seconds (user + system of the command and its children).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Timing {
-    wall: f64,
-    cpu: f64,
+fn zstd_table(tools: &Tools, args: &Args, work: &Path) -> Result<Table> {
+    let tree = &args.tree;
+    let mut contenders = vec![
+        Contender::new("slipway import-rootfs (zstd 3)", |_| {
+            import_rootfs(
+                tools,
+                tree,
+                &work.join("slipway-zstd"),
+                &["--compression", "zstd"],
+            )
+        }),
+        Contender::new("tar -c | zstd -3 -T2", |_| {
+            shell_to_file(
+                &format!("tar -C {} -cf - . | zstd -q -3 -T2", shell_quote(tree)),
+                &work.join("tar.zst"),
+            )
+        }),
+    ];
+    let names: Vec<String> = contenders.iter().map(|c| c.name.clone()).collect();
+    let load = bench::load_average();
+    let samples = bench::alternate(args.rounds, &mut contenders)?;
+    drop(contenders);
+    let mut table = Table::new(
+        "layers",
+        format!(
+            "one zstd layer of {}, page cache warm, no fsync",
+            tree.display()
+        ),
+        &names,
+        &samples,
+        load,
+    );
+    table.notes.push(format!(
+        "slipway / tar|zstd = {:.2} (target ≤ 1.2)",
+        table.ratio(&names[0], &names[1]).unwrap_or(f64::NAN)
+    ));
+    Ok(table)
 }
 
-fn time(cmd: &mut Command) -> Result<Timing> {
-    let cpu_file = std::env::temp_dir().join(format!("slipway-bench-time-{}", std::process::id()));
-    let mut timed = Command::new("/usr/bin/time");
-    timed
-        .args(["-f", "%U %S", "-o"])
-        .arg(&cpu_file)
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    let start = Instant::now();
-    let out = timed
-        .output()
-        .with_context(|| format!("could not start {timed:?}"))?;
-    let wall = start.elapsed().as_secs_f64();
-    if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let text = std::fs::read_to_string(&cpu_file).unwrap_or_default();
-    let _ = std::fs::remove_file(&cpu_file);
-    let cpu = text
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|n| n.parse::<f64>().ok())
-        .sum();
-    Ok(Timing { wall, cpu })
-}
-
-/// The 1-minute load average: other work on the machine skews wall times.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
+/// The pinned gzip level, as `slipway-oci` documents it (xtask does not
+/// link slipway-oci: it only runs the binaries).
+fn slipway_pinned_level() -> u32 {
+    let src = util::workspace_root().join("crates/slipway-oci/src/compress.rs");
+    std::fs::read_to_string(src)
         .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("pub const GZIP_LEVEL: u32 = "))
+                .and_then(|v| v.trim_end_matches(';').parse().ok())
+        })
+        .unwrap_or(0)
 }
 
-fn tree_size(dir: &Path) -> Result<u64> {
-    let out = Command::new("du")
-        .args(["-sb", "--apparent-size"])
-        .arg(dir)
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .with_context(|| format!("`du -sb {}` printed {text:?}", dir.display()))
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-fn dir_size(dir: &Path) -> Result<u64> {
-    tree_size(dir)
+fn import_rootfs(tools: &Tools, tree: &Path, out: &Path, extra: &[&str]) -> Result<Sample> {
+    let _ = std::fs::remove_dir_all(out);
+    let sample = bench::timed(|| {
+        util::run_quiet(
+            Command::new(&tools.slipway)
+                .arg("import-rootfs")
+                .arg(tree)
+                .arg(format!("oci:{}:bench", out.display()))
+                .args(extra),
+        )
+        .map(|()| None)
+    })?;
+    let bytes = dir_size(out)?;
+    std::fs::remove_dir_all(out)?;
+    Ok(Sample {
+        bytes: Some(bytes),
+        ..sample
+    })
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
+fn write_layer(tools: &Tools, tree: &Path, out: &Path, spec: &str) -> Result<Sample> {
+    let _ = std::fs::remove_dir_all(out);
+    let sample = bench::timed(|| {
+        let stdout = util::stdout_of(
+            Command::new(tools.example("write-layer"))
+                .arg(tree)
+                .arg(out)
+                .arg(spec),
+        )?;
+        stdout
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .with_context(|| format!("write-layer printed {stdout:?}"))
+    })?;
+    std::fs::remove_dir_all(out)?;
+    Ok(sample)
+}
+
+fn umoci(tree: &Path, out: &Path) -> Result<Sample> {
+    let _ = std::fs::remove_dir_all(out);
+    util::run_quiet(Command::new("umoci").args(["init", "--layout"]).arg(out))?;
+    let image = format!("{}:bench", out.display());
+    util::run_quiet(Command::new("umoci").args(["new", "--image", &image]))?;
+    let sample = bench::timed(|| {
+        util::run_quiet(
+            Command::new("umoci")
+                .args(["insert", "--image", &image])
+                .arg(tree)
+                .arg("/"),
+        )
+        .map(|()| None)
+    })?;
+    let bytes = dir_size(out)?;
+    std::fs::remove_dir_all(out)?;
+    Ok(Sample {
+        bytes: Some(bytes),
+        ..sample
+    })
+}
+
+fn shell_to_file(pipeline: &str, out: &Path) -> Result<Sample> {
+    let sample = bench::timed(|| {
+        util::run_quiet(
+            Command::new("sh")
+                .arg("-ec")
+                .arg(format!("{pipeline} > {}", shell_quote(out))),
+        )
+        .map(|()| None)
+    })?;
+    let bytes = std::fs::metadata(out)?.len();
+    std::fs::remove_file(out)?;
+    Ok(Sample {
+        bytes: Some(bytes),
+        ..sample
+    })
 }

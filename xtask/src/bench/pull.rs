@@ -2,27 +2,33 @@
 //! Debian's `docker-registry` on loopback, with a ≥ 300 MB multi-layer image.
 //!
 //! The image is made here (random data in gzip layers, so the time is
-//! transfer and hashing, not compression), pushed once with skopeo,
-//! then pulled into cold (fresh) layouts by both tools, alternating. Pushes go
-//! to a fresh registry per run so that no tool can mount blobs it pushed before.
+//! transfer and hashing, not compression), pushed once with skopeo, then
+//! pulled into fresh layouts by both tools, alternating (medians of
+//! [`ROUNDS`]). Durability: skopeo fsyncs every blob it writes, slipway
+//! none, so slipway's parity row is its pull followed by `sync FILE…` of
+//! every file it wrote (one fsync each, as skopeo); the row without the sync
+//! is printed as well. Pushes go to a fresh registry per run so that no tool
+//! can mount blobs it pushed before; the registry's own writes are the same
+//! for both.
 
-use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use slipway_test_support::bench::{self, Contender, Sample, Table};
 
+use super::dir_size;
 use crate::util;
 
 const LAYERS: usize = 4;
 const LAYER_MB: usize = 80;
 const ROUNDS: usize = 3;
 
-pub(crate) fn run(_rest: &[String]) -> Result<()> {
-    let root = util::workspace_root();
-    let work = root.join("target/bench/pull");
+pub(crate) fn run(_rest: &[String]) -> Result<Vec<Table>> {
+    util::require_tools(&["skopeo", "docker-registry", "pigz", "sha256sum", "sync"])?;
+    let work = util::workspace_root().join("target/bench/pull");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
 
@@ -30,116 +36,152 @@ pub(crate) fn run(_rest: &[String]) -> Result<()> {
     // `push SRC REF` arguments (e.g. the library's `transfer` example).
     let slipway = match std::env::var_os("SLIPWAY_BENCH_BIN") {
         Some(bin) => PathBuf::from(bin),
-        None => {
-            util::cargo(&["build", "--release", "-p", "slipway"])?;
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map_or_else(|| root.join("target"), PathBuf::from)
-                .join("release/slipway")
-        }
+        None => super::Tools::build(&[])?.slipway,
     };
     eprintln!("slipway binary: {}", slipway.display());
 
     let src = work.join("src");
     let total = make_image(&src)?;
     eprintln!("image: {LAYERS} layers, {:.0} MB", total as f64 / 1e6);
+    let pull = pull_table(&slipway, &work, &src, total)?;
+    let push = push_table(&slipway, &work, &src, total)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(vec![pull, push])
+}
 
-    // Pull: one registry holding the image.
+fn pull_table(slipway: &Path, work: &Path, src: &Path, total: u64) -> Result<Table> {
     let registry = Registry::start(&work.join("registry-pull"))?;
     let image = format!("{}/bench/big:v1", registry.host);
-    util::run(
+    quiet(
         Command::new("skopeo")
             .args(["copy", "--quiet", "--dest-tls-verify=false"])
             .arg(format!("oci:{}:v1", src.display()))
             .arg(format!("docker://{image}")),
     )?;
-
-    let mut report = String::new();
-    let (mut sk_pull, mut sw_pull) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        let out = work.join(format!("skopeo-pull-{round}"));
-        sk_pull.push(time(
-            Command::new("skopeo")
-                .args(["copy", "--quiet", "--src-tls-verify=false"])
-                .arg(format!("docker://{image}"))
-                .arg(format!("oci:{}:v1", out.display())),
-        )?);
-        let out = work.join(format!("slipway-pull-{round}"));
-        sw_pull.push(time(
-            Command::new(&slipway)
-                .args(["pull", &image])
-                .arg(format!("oci:{}:v1", out.display())),
-        )?);
-        let _ = std::fs::remove_dir_all(work.join(format!("skopeo-pull-{round}")));
-        let _ = std::fs::remove_dir_all(work.join(format!("slipway-pull-{round}")));
-    }
-    drop(registry);
-    line(&mut report, "pull", total, &sk_pull, &sw_pull);
-
-    // Push: a fresh, empty registry for every run.
-    let (mut sk_push, mut sw_push) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        let r = Registry::start(&work.join(format!("registry-skopeo-push-{round}")))?;
-        sk_push.push(time(
-            Command::new("skopeo")
-                .args(["copy", "--quiet", "--dest-tls-verify=false"])
-                .arg(format!("oci:{}:v1", src.display()))
-                .arg(format!("docker://{}/bench/big:v1", r.host)),
-        )?);
-        drop(r);
-        let r = Registry::start(&work.join(format!("registry-slipway-push-{round}")))?;
-        sw_push.push(time(
-            Command::new(&slipway)
-                .arg("push")
-                .arg(format!("oci:{}:v1", src.display()))
-                .arg(format!("{}/bench/big:v1", r.host)),
-        )?);
-        drop(r);
-    }
-    line(&mut report, "push", total, &sk_push, &sw_push);
-    println!("{report}");
-    Ok(())
-}
-
-fn line(report: &mut String, what: &str, bytes: u64, skopeo: &[Duration], slipway: &[Duration]) {
-    let median = |v: &[Duration]| {
-        let mut v = v.to_vec();
-        v.sort();
-        v[v.len() / 2]
+    let pull_into = |out: &Path, sync: bool| -> Result<Sample> {
+        let _ = std::fs::remove_dir_all(out);
+        let sample = bench::timed(|| {
+            quiet(
+                Command::new(slipway)
+                    .args(["pull", &image])
+                    .arg(format!("oci:{}:v1", out.display())),
+            )?;
+            if sync {
+                sync_files(out)?;
+            }
+            anyhow::Ok(None)
+        })?;
+        finish(out, sample)
     };
-    let (sk, sw) = (median(skopeo), median(slipway));
-    let mbps = |d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
-    let _ = writeln!(
-        report,
-        "{what}: {:.0} MB, median of {ROUNDS}: skopeo {:.2}s ({:.0} MB/s), slipway {:.2}s ({:.0} MB/s), slipway/skopeo = {:.2}x  (all runs: skopeo {:?}, slipway {:?})",
-        bytes as f64 / 1e6,
-        sk.as_secs_f64(),
-        mbps(sk),
-        sw.as_secs_f64(),
-        mbps(sw),
-        sw.as_secs_f64() / sk.as_secs_f64(),
-        skopeo
-            .iter()
-            .map(|d| format!("{:.2}", d.as_secs_f64()))
-            .collect::<Vec<_>>(),
-        slipway
-            .iter()
-            .map(|d| format!("{:.2}", d.as_secs_f64()))
-            .collect::<Vec<_>>(),
-    );
+    let mut contenders = vec![
+        Contender::new("slipway pull + fsync of each file", |r| {
+            pull_into(&work.join(format!("slipway-sync-{r}")), true)
+        }),
+        Contender::new("skopeo copy (fsyncs each blob)", |r| {
+            let out = work.join(format!("skopeo-{r}"));
+            let sample = bench::timed(|| {
+                quiet(
+                    Command::new("skopeo")
+                        .args(["copy", "--quiet", "--src-tls-verify=false"])
+                        .arg(format!("docker://{image}"))
+                        .arg(format!("oci:{}:v1", out.display())),
+                )
+                .map(|()| None)
+            })?;
+            finish(&out, sample)
+        }),
+        Contender::new("slipway pull (no fsync, as shipped)", |r| {
+            pull_into(&work.join(format!("slipway-{r}")), false)
+        }),
+    ];
+    table(
+        &mut contenders,
+        format!(
+            "pull of {LAYERS} gzip layers ({:.0} MB) from docker-registry on loopback into a fresh layout on disk",
+            total as f64 / 1e6
+        ),
+        "slipway+fsync / skopeo = {:.2} (target ≤ 0.6)",
+    )
 }
 
-fn time(cmd: &mut Command) -> Result<Duration> {
-    let start = Instant::now();
-    let out = cmd
-        .stdout(Stdio::null())
-        .output()
-        .with_context(|| format!("start {cmd:?}"))?;
-    let took = start.elapsed();
-    if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    eprintln!("{:.2}s  {cmd:?}", took.as_secs_f64());
-    Ok(took)
+fn push_table(slipway: &Path, work: &Path, src: &Path, total: u64) -> Result<Table> {
+    let mut contenders = vec![
+        Contender::new("slipway push", |r| {
+            let reg = Registry::start(&work.join(format!("registry-slipway-push-{r}")))?;
+            bench::timed(|| {
+                quiet(
+                    Command::new(slipway)
+                        .arg("push")
+                        .arg(format!("oci:{}:v1", src.display()))
+                        .arg(format!("{}/bench/big:v1", reg.host)),
+                )
+                .map(|()| Some(total))
+            })
+        }),
+        Contender::new("skopeo copy", |r| {
+            let reg = Registry::start(&work.join(format!("registry-skopeo-push-{r}")))?;
+            bench::timed(|| {
+                quiet(
+                    Command::new("skopeo")
+                        .args(["copy", "--quiet", "--dest-tls-verify=false"])
+                        .arg(format!("oci:{}:v1", src.display()))
+                        .arg(format!("docker://{}/bench/big:v1", reg.host)),
+                )
+                .map(|()| Some(total))
+            })
+        }),
+    ];
+    table(
+        &mut contenders,
+        format!(
+            "push of the same image to a fresh, empty docker-registry on loopback ({:.0} MB)",
+            total as f64 / 1e6
+        ),
+        "slipway / skopeo = {:.2}",
+    )
+}
+
+/// Alternate `contenders` for [`ROUNDS`] and make their table; `note` has one
+/// `{:.2}` for the first row over the second.
+fn table(
+    contenders: &mut [Contender<'_, anyhow::Error>],
+    title: String,
+    note: &str,
+) -> Result<Table> {
+    let names: Vec<String> = contenders.iter().map(|c| c.name.clone()).collect();
+    let load = bench::load_average();
+    let samples = bench::alternate(ROUNDS, contenders)?;
+    let mut table = Table::new("pull", title, &names, &samples, load);
+    let ratio = table.ratio(&names[0], &names[1]).unwrap_or(f64::NAN);
+    table
+        .notes
+        .push(note.replace("{:.2}", &format!("{ratio:.2}")));
+    Ok(table)
+}
+
+/// The sample with the size of what landed in `out`, which is then removed.
+fn finish(out: &Path, sample: Sample) -> Result<Sample> {
+    let bytes = dir_size(out)?;
+    std::fs::remove_dir_all(out)?;
+    Ok(Sample {
+        bytes: Some(bytes),
+        ..sample
+    })
+}
+
+/// `sync FILE…` of every file under `dir`: one fsync per file (coreutils).
+fn sync_files(dir: &Path) -> Result<()> {
+    quiet(
+        Command::new("sh")
+            .arg("-ec")
+            .arg("find \"$1\" -type f -exec sync {} +")
+            .arg("sh")
+            .arg(dir),
+    )
+}
+
+fn quiet(cmd: &mut Command) -> Result<()> {
+    util::run_quiet(cmd.stdout(Stdio::null()))
 }
 
 fn sh(script: &str) -> Result<String> {

@@ -6,14 +6,17 @@
 //!
 //! Both tools run cold-process, warm-cache (each gets one untimed warm-up so
 //! that dnf has its solv cache and slipway its store), 5 timed rounds each,
-//! alternating; the median is reported.
+//! alternating; the median is reported. The warm-up's two transactions are
+//! compared package by package: the bench fails when they differ.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use slipway_test_support::bench::{self, Contender, Sample, Table};
 
 use crate::util;
 
@@ -203,20 +206,12 @@ fn time(cmd: &mut Command) -> Result<(f64, String)> {
     Ok((secs, stdout))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-pub(crate) fn run(_rest: &[String]) -> Result<()> {
+pub(crate) fn run(_rest: &[String]) -> Result<Vec<Table>> {
     let root = util::workspace_root();
     let work = root.join("target/bench/resolve");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
-    util::cargo(&["build", "--release", "-p", "slipway"])?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let slipway = target.join("release/slipway");
+    let slipway = super::Tools::build(&[])?.slipway;
 
     let repo = work.join("repo");
     let (xml_bytes, request) = generate(&repo)?;
@@ -273,29 +268,62 @@ pub(crate) fn run(_rest: &[String]) -> Result<()> {
     let mut install_words = vec!["install".to_owned()];
     install_words.extend(request.iter().cloned());
 
-    // Warm-up (fills slipway's store and dnf's metadata cache), then compare sizes.
+    // Warm-up (fills slipway's store and dnf's metadata cache); the two
+    // transactions, package by package, must be the same.
     let (_, ours) = time(&mut slipway_cmd(&install_words))?;
-    let (_, _) = time(&mut dnf_cmd(0, true))?;
-    let ours_n = ours.matches("\"action\"").count();
-    // dnf's transaction size, from its summary ("Install  N Packages").
-    let (_, dnf_out) = time(&mut dnf_cmd(ROUNDS + 1, false))?;
-    let dnf_n = dnf_out
-        .lines()
-        .find_map(|l| l.strip_prefix("Install "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(0);
+    let (_, dnf_out) = time(&mut dnf_cmd(0, false))?;
+    let ours = slipway_transaction(&ours)?;
+    let theirs = dnf_transaction(&dnf_out);
+    if ours != theirs {
+        let only_ours: Vec<_> = ours.difference(&theirs).collect();
+        let only_dnf: Vec<_> = theirs.difference(&ours).collect();
+        bail!(
+            "the transactions differ: only slipway installs {only_ours:?}; only dnf installs {only_dnf:?}"
+        );
+    }
 
-    let (mut sw, mut dn, mut parse) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 1..=ROUNDS {
-        sw.push(time(&mut slipway_cmd(&install_words))?.0);
-        dn.push(time(&mut dnf_cmd(round, true))?.0);
+    let mut contenders = vec![
+        Contender::new("slipway resolve (install)", |_| {
+            time(&mut slipway_cmd(&install_words)).map(|(wall, _)| Sample { wall, bytes: None })
+        }),
+        Contender::new("dnf install --assumeno", |round| {
+            time(&mut dnf_cmd(round + 1, true)).map(|(wall, _)| Sample { wall, bytes: None })
+        }),
         // Nothing to update and nothing installed: the run is loading and
         // parsing primary.xml (uncompressed) from the store, end to end.
-        parse.push(time(&mut slipway_cmd(&["update".to_owned()]))?.0);
-    }
-    let (sw, dn, parse) = (median(sw), median(dn), median(parse));
-    // Parser alone, in process (best of 5).
+        Contender::new("slipway resolve (update: metadata load only)", |_| {
+            time(&mut slipway_cmd(&["update".to_owned()]))
+                .map(|(wall, _)| Sample { wall, bytes: None })
+        }),
+    ];
+    let names: Vec<String> = contenders.iter().map(|c| c.name.clone()).collect();
+    let load = bench::load_average();
+    let samples = bench::alternate(ROUNDS, &mut contenders)?;
+    drop(contenders);
+    let mut table = Table::new(
+        "resolve",
+        format!(
+            "{REQUEST}-package request against {PACKAGES} synthetic packages ({:.1} MB primary.xml), warm caches",
+            xml_bytes as f64 / 1e6
+        ),
+        &names,
+        &samples,
+        load,
+    );
+    table.notes.push(format!(
+        "both transactions install the same {} packages (compared by name-version-release.arch)",
+        ours.len()
+    ));
+    table.notes.push(format!(
+        "slipway / dnf = {:.2} (target ≤ 0.5)",
+        table.ratio(&names[0], &names[1]).unwrap_or(f64::NAN)
+    ));
+    let parse = table.rows[2].median_s;
+    table.notes.push(format!(
+        "metadata end to end: {:.0} MB/s",
+        xml_bytes as f64 / 1e6 / parse
+    ));
+    // The parser alone, in process.
     let mut example = Command::new(env!("CARGO"));
     example
         .current_dir(&root)
@@ -311,20 +339,57 @@ pub(crate) fn run(_rest: &[String]) -> Result<()> {
         ])
         .arg(repo.join("repodata/primary.xml"));
     let (_, parser_line) = time(&mut example)?;
-    println!(
-        "resolve {PACKAGES} packages, {REQUEST}-package request -> slipway {ours_n}, dnf {dnf_n} packages in the transaction"
-    );
-    println!("  slipway resolve   median {sw:.3} s");
-    println!("  dnf --assumeno    median {dn:.3} s");
-    println!("  ratio slipway/dnf {:.2}x (target <= 0.5x)", sw / dn);
-    println!(
-        "metadata: slipway process loading {:.1} MB primary.xml (+ filelists, pool) in {parse:.3} s = {:.0} MB/s end to end",
-        xml_bytes as f64 / 1e6,
-        xml_bytes as f64 / 1e6 / parse
-    );
-    println!(
-        "  parser alone: {} (target >= 100 MB/s)",
+    table.notes.push(format!(
+        "parser alone: {} (target ≥ 100 MB/s)",
         parser_line.trim()
-    );
-    Ok(())
+    ));
+    Ok(vec![table])
+}
+
+/// `name-version-release.arch` of every package slipway's `--json`
+/// transaction installs.
+fn slipway_transaction(json: &str) -> Result<BTreeSet<String>> {
+    let items: serde_json::Value = serde_json::from_str(json).context("slipway resolve --json")?;
+    let items = items.as_array().context("a JSON array")?;
+    Ok(items
+        .iter()
+        .filter(|i| {
+            i["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("install"))
+        })
+        .map(|i| {
+            let s = |k: &str| i[k].as_str().unwrap_or_default().to_owned();
+            format!(
+                "{}-{}-{}.{}",
+                s("name"),
+                s("version"),
+                s("release"),
+                s("arch")
+            )
+        })
+        .collect())
+}
+
+/// The same from dnf's transaction table (the `Installing…:` sections:
+/// `name arch version-release repo size` per line).
+fn dnf_transaction(out: &str) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    let mut installing = false;
+    for line in out.lines() {
+        if line.starts_with("Installing") && line.ends_with(':') {
+            installing = true;
+            continue;
+        }
+        if !line.starts_with(' ') {
+            installing = false;
+            continue;
+        }
+        if let [name, arch, evr, ..] = line.split_whitespace().collect::<Vec<_>>()[..]
+            && installing
+        {
+            set.insert(format!("{name}-{evr}.{arch}"));
+        }
+    }
+    set
 }
