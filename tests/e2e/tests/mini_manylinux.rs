@@ -33,7 +33,8 @@ pub fn mini_manylinux_builds_runs_and_rebuilds_from_cache(world: &World) -> Cold
     let (help, _) = ok(&slipway(&["build", "--help"]));
     for flag in [
         "--recipes <DIR>",
-        "--output <DIR|oci-archive:FILE>",
+        "--output <DIR|oci-archive:FILE|docker://REF>",
+        "--index <NAME=IMAGE,IMAGE…>",
         "--jobs <N>",
         "--offline",
         "--mirror <DIR|URL>",
@@ -189,6 +190,7 @@ pub fn mini_manylinux_builds_runs_and_rebuilds_from_cache(world: &World) -> Cold
     let (ran, cached) = ran_and_cached(&stderr, IMAGE);
     assert!(ran.is_empty(), "a warm build ran {ran:?}");
     assert_eq!(cached.len(), 5);
+    publish_to_the_registry(world, &build_args, &first);
 
     // One script changed: that step and what runs over it, nothing else.
     let script = recipes.join("steps/build-libmini.sh");
@@ -396,4 +398,46 @@ fn real_step_scripts_over(root: &Path) {
         "{}",
         String::from_utf8_lossy(&built.stderr)
     );
+}
+
+/// `--output docker://…/{image}:TAG` pushes the (cached) build with the
+/// layout's digest, and `--index` pushes an OCI index naming it with its
+/// platform; skopeo reads both from the registry.
+fn publish_to_the_registry(world: &World, build_args: &[&str], digest: &str) {
+    let host = world.registry.host();
+    let target = format!("docker://{host}/e2e/{{image}}:pub");
+    let mut args: Vec<&str> = build_args.to_vec();
+    let at = args
+        .iter()
+        .position(|a| *a == "--output")
+        .expect("--output")
+        + 1;
+    args[at] = &target;
+    args.extend(["--index", "mini-multi=mini-manylinux"]);
+    let (stdout, stderr) = ok(&world.slipway(&args, None, &[]));
+    let (ran, _) = ran_and_cached(&stderr, IMAGE);
+    assert!(ran.is_empty(), "publishing a cached build ran {ran:?}");
+    assert!(
+        stdout.contains(&format!("{IMAGE} {digest} docker://{host}/e2e/{IMAGE}:pub")),
+        "{stdout}"
+    );
+    let tls = ["--tls-verify=false"];
+    let pushed = skopeo_inspect(&tls, &format!("docker://{host}/e2e/{IMAGE}:pub")).expect("skopeo");
+    assert!(pushed.contains(digest), "{pushed}");
+    let raw = skopeo_inspect(
+        &["--raw", "--tls-verify=false"],
+        &format!("docker://{host}/e2e/mini-multi:pub"),
+    )
+    .expect("skopeo");
+    let index: serde_json::Value = serde_json::from_str(&raw).expect("index JSON");
+    assert_eq!(
+        index["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "{raw}"
+    );
+    assert_eq!(index["manifests"][0]["digest"], digest, "{raw}");
+    assert_eq!(
+        index["manifests"][0]["platform"]["architecture"], "amd64",
+        "{raw}"
+    );
+    assert_eq!(index["manifests"][0]["platform"]["os"], "linux", "{raw}");
 }
