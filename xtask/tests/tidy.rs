@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 /// `(file, function)`.
 const LONG_FUNCTIONS: &[(&str, &str)] = &[
     ("crates/slipway-oci/src/import.rs", "write_layer_from_tar"),
-    ("crates/slipway-oci/src/unpack.rs", "apply_entry"),
     ("crates/slipway-recipe/src/load.rs", "finish_image"),
     ("crates/slipway-recipe/src/plan.rs", "plan_image"),
     ("crates/slipway-registry/src/push.rs", "push_blob"),

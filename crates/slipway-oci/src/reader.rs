@@ -304,28 +304,7 @@ fn classify<'a, R: Read>(member: &'a mut tar::Entry<'_, R>, what: &str) -> Resul
     );
     let (mut uid, mut gid) = (header.uid().map_err(bad)?, header.gid().map_err(bad)?);
     let mut mtime = i64::try_from(header.mtime().map_err(bad)?).unwrap_or(i64::MAX);
-    let mut xattrs = Vec::new();
-    if let Some(records) = member.pax_extensions().map_err(bad)? {
-        for record in records {
-            let record = record.map_err(bad)?;
-            let key = record.key_bytes();
-            // Fractional seconds are dropped: layers hold whole seconds.
-            let number = || {
-                std::str::from_utf8(record.value_bytes())
-                    .ok()
-                    .and_then(|v| v.split('.').next()?.parse::<i64>().ok())
-            };
-            if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                xattrs.push((name.to_vec(), record.value_bytes().to_vec()));
-            } else if key == b"uid" {
-                uid = number().and_then(|v| u64::try_from(v).ok()).unwrap_or(uid);
-            } else if key == b"gid" {
-                gid = number().and_then(|v| u64::try_from(v).ok()).unwrap_or(gid);
-            } else if key == b"mtime" {
-                mtime = number().unwrap_or(mtime);
-            }
-        }
-    }
+    let xattrs = apply_pax(member, &bad, &mut uid, &mut gid, &mut mtime)?;
     let class = whiteout_class(&path, &mut invalid).unwrap_or(
         if matches!(
             header.entry_type(),
@@ -360,6 +339,41 @@ fn classify<'a, R: Read>(member: &'a mut tar::Entry<'_, R>, what: &str) -> Resul
         invalid,
         data: member,
     })
+}
+
+/// Apply a member's PAX records (`uid`, `gid`, `mtime`) over its header's
+/// values; returns its `SCHILY.xattr.*` records.
+fn apply_pax<R: Read>(
+    member: &mut tar::Entry<'_, R>,
+    bad: &dyn Fn(io::Error) -> Error,
+    uid: &mut u64,
+    gid: &mut u64,
+    mtime: &mut i64,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut xattrs = Vec::new();
+    let Some(records) = member.pax_extensions().map_err(bad)? else {
+        return Ok(xattrs);
+    };
+    for record in records {
+        let record = record.map_err(bad)?;
+        let key = record.key_bytes();
+        // Fractional seconds are dropped: layers hold whole seconds.
+        let number = || {
+            std::str::from_utf8(record.value_bytes())
+                .ok()
+                .and_then(|v| v.split('.').next()?.parse::<i64>().ok())
+        };
+        if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+            xattrs.push((name.to_vec(), record.value_bytes().to_vec()));
+        } else if key == b"uid" {
+            *uid = number().and_then(|v| u64::try_from(v).ok()).unwrap_or(*uid);
+        } else if key == b"gid" {
+            *gid = number().and_then(|v| u64::try_from(v).ok()).unwrap_or(*gid);
+        } else if key == b"mtime" {
+            *mtime = number().unwrap_or(*mtime);
+        }
+    }
+    Ok(xattrs)
 }
 
 /// The whiteout or opaque class of `path`, if its last component says so.

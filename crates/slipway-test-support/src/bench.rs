@@ -109,7 +109,7 @@ pub fn median(values: &[f64]) -> f64 {
 
 /// The 1-, 5- and 15-minute load averages (`/proc/loadavg`), as text.
 pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
+    fs_err::read_to_string("/proc/loadavg")
         .ok()
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "?".into())
