@@ -29,8 +29,11 @@ fuzz_target!(|data: &[u8]| {
     };
     for repo in &repos {
         assert!(!repo.id.is_empty() && !repo.id.contains(char::is_whitespace));
+        // Keys are case-insensitive, as in yum's ConfigParser (`metaliNk=`).
         assert!(
-            !repo.baseurls.is_empty() || repo.mirrorlist.is_some() || text.contains("metalink")
+            !repo.baseurls.is_empty()
+                || repo.mirrorlist.is_some()
+                || text.to_ascii_lowercase().contains("metalink")
         );
         for (name, arch) in NAMES {
             let admitted = repo.admits(name, arch);

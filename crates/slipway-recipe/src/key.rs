@@ -2,7 +2,7 @@
 //! key format version and the version of the post-step normaliser.
 //!
 //! Every step key starts with the version of the post-step normaliser
-//! ([`slipway_repro::NORMALIZER_VERSION`], see [`step_hasher`]): a slipway
+//! ([`slipway_repro::NORMALIZER_VERSION`], see `step_hasher`): a slipway
 //! whose normaliser changed never takes layers from a store filled by the
 //! old one. The keys known only while building (a resolved package set, a
 //! dependency whose key moved) are derived from these by `slipway-build`.

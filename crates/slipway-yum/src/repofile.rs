@@ -436,4 +436,22 @@ enabled=0
         assert!(!glob_match("[!a-c]x", "bx"));
         assert!(!glob_match("foo", "foobar"));
     }
+
+    /// Keys are case-insensitive, as in yum's ConfigParser: a `metaliNk=`
+    /// repository is accepted like a `metalink=` one (found by the
+    /// `yum_repofile` fuzz target, whose invariant compared case-sensitively).
+    #[test]
+    fn keys_are_case_insensitive() {
+        let vars = Vars::new("x86_64", "6");
+        let repos = parse_repo_file(
+            "[a]\nmetaliNk=http://x/\nBaseURL=http://y/\n",
+            Path::new("f.repo"),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(repos[0].baseurls, ["http://y/"]);
+        let only_metalink =
+            parse_repo_file("[b]\nMETALINK=http://x/\n", Path::new("f.repo"), &vars).unwrap();
+        assert!(only_metalink[0].baseurls.is_empty());
+    }
 }
