@@ -90,6 +90,16 @@ pub enum Error {
         /// The media type served.
         media_type: String,
     },
+    /// A Docker manifest that an OCI destination cannot hold unchanged.
+    #[error(
+        "`{reference}` is a Docker image ({media_type}); --preserve-digests cannot write it to an OCI layout unchanged (without --preserve-digests it is converted to OCI media types)"
+    )]
+    PreserveDigests {
+        /// The image asked for.
+        reference: String,
+        /// Its manifest media type.
+        media_type: String,
+    },
     /// A manifest media type we do not understand.
     #[error("unsupported manifest media type `{media_type}` from {url}")]
     UnsupportedMediaType {

@@ -41,7 +41,7 @@ pub use digest::{sha256_digest, validate_digest};
 pub use error::{Error, Result};
 pub use layout::{BlobWriter, Layout, REF_NAME};
 pub use platform::{Platform, select as select_platform};
-pub use pull::{FetchedManifest, PullOptions, Pulled, pull, resolve_image};
+pub use pull::{DockerManifests, FetchedManifest, PullOptions, Pulled, pull, resolve_image};
 pub use push::{BlobPush, PushOptions, push};
 pub use reference::{DEFAULT_TAG, DOCKER_HUB, DOCKER_HUB_API, Reference};
 pub use reporter::{NoReporter, Reporter};

@@ -12,7 +12,9 @@ use crate::client::{Session, status_error};
 use crate::digest::sha256_digest;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::manifest::{Descriptor, MANIFEST_ACCEPT, ManifestDoc, ManifestKind, kind_of};
+use crate::manifest::{
+    DOCKER_MANIFEST, Descriptor, MANIFEST_ACCEPT, ManifestDoc, ManifestKind, OCI_MANIFEST, kind_of,
+};
 use crate::platform::{Platform, select};
 use crate::reference::Reference;
 use crate::reporter::{NoReporter, Reporter};
@@ -46,6 +48,18 @@ impl FetchedManifest {
     }
 }
 
+/// What a pull does with a Docker schema 2 manifest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DockerManifests {
+    /// Store it as served (the build's own store: digests stay the registry's).
+    #[default]
+    Keep,
+    /// Rewrite it with OCI media types (a user's `oci:` layout, as skopeo).
+    ConvertToOci,
+    /// Refuse it (`--preserve-digests` into an OCI layout).
+    Refuse,
+}
+
 /// How to pull.
 #[derive(Clone)]
 pub struct PullOptions {
@@ -55,6 +69,8 @@ pub struct PullOptions {
     pub tag: Option<String>,
     /// Progress receiver.
     pub reporter: Arc<dyn Reporter>,
+    /// What to do with a Docker schema 2 manifest.
+    pub docker_manifests: DockerManifests,
 }
 
 impl Default for PullOptions {
@@ -63,6 +79,7 @@ impl Default for PullOptions {
             platform: None,
             tag: None,
             reporter: Arc::new(NoReporter),
+            docker_manifests: DockerManifests::Keep,
         }
     }
 }
@@ -72,6 +89,7 @@ impl std::fmt::Debug for PullOptions {
         f.debug_struct("PullOptions")
             .field("platform", &self.platform)
             .field("tag", &self.tag)
+            .field("docker_manifests", &self.docker_manifests)
             .finish_non_exhaustive()
     }
 }
@@ -320,8 +338,15 @@ pub async fn pull(
     layout: &Layout,
     options: &PullOptions,
 ) -> Result<Pulled> {
-    let (manifest, from_index) =
+    let (mut manifest, from_index) =
         resolve_image(session, reference, options.platform.as_ref()).await?;
+    let convert = manifest.media_type == DOCKER_MANIFEST;
+    if convert && options.docker_manifests == DockerManifests::Refuse {
+        return Err(Error::PreserveDigests {
+            reference: reference.to_string(),
+            media_type: manifest.media_type,
+        });
+    }
     let origin = format!("{reference} manifest {}", manifest.digest);
     let config = manifest
         .doc
@@ -336,6 +361,9 @@ pub async fn pull(
     session
         .fetch_blobs(&blobs, layout, options.reporter.as_ref())
         .await?;
+    if convert && options.docker_manifests == DockerManifests::ConvertToOci {
+        manifest = to_oci(manifest, &origin)?;
+    }
     layout.write_blob(&manifest.bytes, Some(&manifest.digest), &origin)?;
     let mut descriptor = manifest.descriptor();
     if let Some((_, platform)) = &from_index {
@@ -353,5 +381,21 @@ pub async fn pull(
         layers: manifest.doc.layers,
         index_digest: from_index.as_ref().map(|(d, _)| d.clone()),
         platform: from_index.map(|(_, p)| p),
+    })
+}
+
+/// The manifest rewritten with OCI media types (same config and layer blobs).
+fn to_oci(manifest: FetchedManifest, origin: &str) -> Result<FetchedManifest> {
+    let bytes = crate::manifest::docker_to_oci(&manifest.bytes, origin)?;
+    let doc: ManifestDoc = serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+        what: "converted manifest",
+        origin: origin.to_owned(),
+        source,
+    })?;
+    Ok(FetchedManifest {
+        digest: sha256_digest(&bytes),
+        media_type: OCI_MANIFEST.to_owned(),
+        bytes,
+        doc,
     })
 }

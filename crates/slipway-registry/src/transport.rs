@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::manifest::{Descriptor, ManifestDoc, ManifestKind, kind_of};
 use crate::platform::Platform;
-use crate::pull::{PullOptions, pull};
+use crate::pull::{DockerManifests, PullOptions, pull};
 use crate::push::{PushOptions, push};
 use crate::reference::Reference;
 use crate::reporter::{NoReporter, Reporter};
@@ -98,6 +98,20 @@ pub struct CopyOptions {
     pub platform: Option<Platform>,
     /// Progress receiver.
     pub reporter: Arc<dyn Reporter>,
+    /// Refuse to convert a Docker manifest for an OCI destination (skopeo's
+    /// `--preserve-digests`) instead of rewriting it with OCI media types.
+    pub preserve_digests: bool,
+}
+
+impl CopyOptions {
+    /// What a pull into an OCI destination does with a Docker manifest.
+    fn oci_manifests(&self) -> DockerManifests {
+        if self.preserve_digests {
+            DockerManifests::Refuse
+        } else {
+            DockerManifests::ConvertToOci
+        }
+    }
 }
 
 impl Default for CopyOptions {
@@ -105,6 +119,7 @@ impl Default for CopyOptions {
         Self {
             platform: None,
             reporter: Arc::new(NoReporter),
+            preserve_digests: false,
         }
     }
 }
@@ -113,6 +128,7 @@ impl std::fmt::Debug for CopyOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CopyOptions")
             .field("platform", &self.platform)
+            .field("preserve_digests", &self.preserve_digests)
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +153,7 @@ pub async fn copy(
                     platform: options.platform.clone(),
                     tag: tag.clone().or_else(|| from.tag().map(str::to_owned)),
                     reporter: options.reporter.clone(),
+                    docker_manifests: options.oci_manifests(),
                 },
             )
             .await;
@@ -169,6 +186,7 @@ pub async fn copy(
                     platform: options.platform.clone(),
                     tag: None,
                     reporter: options.reporter.clone(),
+                    docker_manifests: DockerManifests::Keep,
                 },
             )
             .await?;
@@ -208,6 +226,10 @@ pub async fn copy(
                     platform: options.platform.clone(),
                     tag: Some(tag.clone()),
                     reporter: options.reporter.clone(),
+                    docker_manifests: match to {
+                        slipway_oci::ImageRef::DockerArchive { .. } => DockerManifests::Keep,
+                        _ => options.oci_manifests(),
+                    },
                 },
             )
             .await?;

@@ -9,7 +9,9 @@ mod common;
 use std::process::Command;
 
 use common::{make_image, options, run, scratch, skopeo_tls, small_layers, unpack};
-use slipway_registry::manifest::{DescriptorPlatform, OCI_INDEX};
+use slipway_registry::manifest::{
+    DOCKER_MANIFEST, DescriptorPlatform, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,
+};
 use slipway_registry::{
     BlobPush, Client, ClientOptions, Error, Layout, Platform, PullOptions, PushOptions, Reference,
     block_on, pull_blocking, push_blocking, sha256_digest,
@@ -18,20 +20,27 @@ use slipway_test_support::registry::{RegistryAuth, TestRegistry};
 use slipway_test_support::require_tool;
 
 /// `skopeo copy --format FORMAT` pushes; slipway pulls the same manifest and config digests.
-fn skopeo_push_then_slipway_pull(format: &str, expected_media_type: &str) {
-    let Some(skopeo) = require_tool("skopeo") else {
-        return;
-    };
-    let Some(registry) = TestRegistry::start(RegistryAuth::Htpasswd) else {
-        return;
-    };
-    let dir = scratch(&format!("skopeo-{format}"));
+/// An image made in `DIR/src` (tag `v1`) and pushed by `skopeo copy --format FORMAT`.
+struct SkopeoPushed {
+    skopeo: std::path::PathBuf,
+    /// Kept alive for the test.
+    _registry: TestRegistry,
+    creds: Option<String>,
+    dir: std::path::PathBuf,
+    src: std::path::PathBuf,
+    image: String,
+    /// The manifest as the registry serves it.
+    raw: Vec<u8>,
+}
+
+fn skopeo_pushed(name: &str, format: &str, seed: u64) -> Option<SkopeoPushed> {
+    let skopeo = require_tool("skopeo")?;
+    let registry = TestRegistry::start(RegistryAuth::Htpasswd)?;
+    let dir = scratch(name);
     let src = dir.join("src");
-    if make_image(&src, "v1", "amd64", &small_layers(11)).is_none() {
-        return;
-    }
+    make_image(&src, "v1", "amd64", &small_layers(seed))?;
     let creds = registry.creds();
-    let image = format!("{}/interop/{format}:v1", registry.host());
+    let image = format!("{}/interop/{name}:v1", registry.host());
     run(Command::new(&skopeo)
         .args(["copy", "--format", format])
         .args(skopeo_tls(creds.as_deref(), "dest-"))
@@ -41,6 +50,30 @@ fn skopeo_push_then_slipway_pull(format: &str, expected_media_type: &str) {
         .args(["inspect", "--raw"])
         .args(skopeo_tls(creds.as_deref(), ""))
         .arg(format!("docker://{image}")));
+    Some(SkopeoPushed {
+        skopeo,
+        _registry: registry,
+        creds,
+        dir,
+        src,
+        image,
+        raw,
+    })
+}
+
+fn skopeo_push_then_slipway_pull(format: &str, expected_media_type: &str) {
+    let Some(SkopeoPushed {
+        skopeo,
+        _registry: registry,
+        creds,
+        dir,
+        image,
+        raw,
+        ..
+    }) = skopeo_pushed(&format!("skopeo-{format}"), format, 11)
+    else {
+        return;
+    };
     let manifest: serde_json::Value = serde_json::from_slice(&raw).unwrap();
     let config_digest = manifest["config"]["digest"].as_str().unwrap().to_owned();
 
@@ -83,12 +116,8 @@ fn skopeo_push_then_slipway_pull(format: &str, expected_media_type: &str) {
             &Default::default(),
         )
         .unwrap_or_else(|e| panic!("pull into {archive}: {e}"));
-        // (As for `oci:` above: skopeo skips Docker media types in OCI layouts.)
-        if !archive.starts_with("oci-archive:")
-            || expected_media_type == slipway_registry::manifest::OCI_MANIFEST
-        {
-            run(Command::new(&skopeo).arg("inspect").arg(&archive));
-        }
+        // A Docker manifest is converted to OCI media types for `oci-archive:`.
+        run(Command::new(&skopeo).arg("inspect").arg(&archive));
         let back = Reference::parse(&format!(
             "{}/interop/from-archive:{format}",
             registry.host()
@@ -119,6 +148,84 @@ fn skopeo_v2s2_push_pulls_with_same_digests() {
 #[test]
 fn skopeo_oci_push_pulls_with_same_digests() {
     skopeo_push_then_slipway_pull("oci", "application/vnd.oci.image.manifest.v1+json");
+}
+
+/// A v2s2 image pulled into `oci:` (the CLI's path) gets OCI media types, as
+/// skopeo writes them: umoci unpacks it to the source tree and skopeo reads
+/// it; the layers are the registry's blobs. `--preserve-digests` refuses.
+#[test]
+fn v2s2_pull_into_oci_converts_to_oci_media_types() {
+    let Some(SkopeoPushed {
+        skopeo,
+        _registry: _alive,
+        creds,
+        dir,
+        src,
+        image,
+        raw,
+    }) = skopeo_pushed("v2s2-to-oci", "v2s2", 23)
+    else {
+        return;
+    };
+    let served: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(served["mediaType"], DOCKER_MANIFEST);
+
+    let reference = Reference::parse(&image).unwrap();
+    let dest = dir.join("pulled");
+    let copy_into = |dest: &std::path::Path, preserve_digests: bool| {
+        slipway_registry::copy_blocking(
+            &options(creds.as_deref()),
+            &slipway_registry::ImageLocation::Docker(reference.clone()),
+            &slipway_registry::ImageLocation::Oci {
+                dir: dest.to_owned(),
+                tag: Some("v1".to_owned()),
+            },
+            &slipway_registry::CopyOptions {
+                preserve_digests,
+                ..Default::default()
+            },
+        )
+    };
+    let digest = copy_into(&dest, false).expect("pull v2s2 into oci:");
+    assert_ne!(digest, sha256_digest(&raw));
+    let layout = Layout::open(&dest).unwrap();
+    let descriptor = layout.resolve(Some("v1")).unwrap();
+    assert_eq!(descriptor.digest, digest);
+    assert_eq!(descriptor.media_type, OCI_MANIFEST);
+    let stored: serde_json::Value =
+        serde_json::from_slice(&layout.read_blob(&digest).unwrap()).unwrap();
+    assert_eq!(stored["mediaType"], OCI_MANIFEST);
+    assert_eq!(stored["config"]["mediaType"], OCI_CONFIG);
+    assert_eq!(stored["config"]["digest"], served["config"]["digest"]);
+    let layers = stored["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), served["layers"].as_array().unwrap().len());
+    for (ours, theirs) in layers.iter().zip(served["layers"].as_array().unwrap()) {
+        assert_eq!(
+            ours["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        );
+        assert_eq!(ours["digest"], theirs["digest"]);
+    }
+    run(Command::new(&skopeo)
+        .arg("inspect")
+        .arg(format!("oci:{}:v1", dest.display())));
+    let Some(expected) = unpack(&src, "v1", &dir.join("src-bundle")) else {
+        return;
+    };
+    let Some(files) = unpack(&dest, "v1", &dir.join("bundle")) else {
+        return;
+    };
+    assert_eq!(files, expected);
+
+    let refused = dir.join("refused");
+    let err = copy_into(&refused, true).expect_err("--preserve-digests refuses");
+    assert!(matches!(err, Error::PreserveDigests { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(DOCKER_MANIFEST) && !text.contains('\n'),
+        "{text}"
+    );
+    assert!(!refused.exists());
 }
 
 #[test]

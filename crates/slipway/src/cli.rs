@@ -87,4 +87,8 @@ pub(crate) enum Command {
     Diff(commands::diff::DiffArgs),
     /// Find ELF code that uses the vsyscall page.
     AuditVsyscall(commands::audit_vsyscall::AuditVsyscallArgs),
+    /// Print a shell completion script (`source <(slipway completions bash)`).
+    Completions(commands::shell::CompletionsArgs),
+    /// Print the man page (roff) on stdout (`slipway man | man -l -`).
+    Man,
 }

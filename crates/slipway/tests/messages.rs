@@ -264,3 +264,58 @@ fn version_names_the_commit_and_features() {
         format!("{}\n", lines[0])
     );
 }
+
+/// `slipway pull --preserve-digests` of a Docker schema 2 image into `oci:`
+/// refuses, naming the Docker media type; without it the pull converts to
+/// OCI media types and skopeo reads the layout.
+#[test]
+fn preserve_digests_refuses_a_docker_manifest_for_an_oci_layout() {
+    let Some(skopeo) = require_tool("skopeo") else {
+        return;
+    };
+    let Some(registry) = TestRegistry::start(RegistryAuth::Htpasswd) else {
+        return;
+    };
+    let host = registry.host();
+    let creds = registry.creds().expect("htpasswd registry has credentials");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    image_with_device(&src);
+    let reference = format!("{host}/team/docker:1");
+    let pushed = Command::new(&skopeo)
+        .args(["copy", "--format", "v2s2", "--dest-tls-verify=false"])
+        .arg(format!("--dest-creds={creds}"))
+        .arg(format!("oci:{}:latest", src.display()))
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{pushed:?}");
+    let dest = format!("oci:{}/img:1", dir.path().display());
+    let dir_text = dir.path().display().to_string();
+    let replace = [(host.as_str(), "REGISTRY"), (dir_text.as_str(), "TMP")];
+
+    let creds_flag = format!("--creds={creds}");
+    let out = fails_fast(
+        &mut slipway(&["pull", "--preserve-digests", &creds_flag, &reference, &dest]),
+        Duration::from_secs(5),
+    );
+    insta::assert_snapshot!(transcript(&out, &replace));
+    assert!(!dir.path().join("img").exists());
+
+    let out = slipway(&["pull", &creds_flag, &reference, &dest])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let digest = String::from_utf8(out.stdout).unwrap();
+    assert!(digest.trim().starts_with("sha256:"), "{digest}");
+    let inspected = Command::new(&skopeo)
+        .args(["inspect", "--format", "{{.Digest}}"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(inspected.status.success(), "{inspected:?}");
+    assert_eq!(
+        String::from_utf8(inspected.stdout).unwrap().trim(),
+        digest.trim()
+    );
+}

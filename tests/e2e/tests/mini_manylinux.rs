@@ -91,7 +91,11 @@ pub fn mini_manylinux_builds_runs_and_rebuilds_from_cache(world: &World) -> Cold
 
     // Cold build (kept for reproducible.rs: its output, lock and start).
     let started = SystemTime::now();
-    let (stdout, stderr) = ok(&slipway(&build_args));
+    let metadata_file = work.path().join("metadata.json");
+    let metadata_arg = metadata_file.to_str().expect("utf-8");
+    let (stdout, stderr) = ok(&slipway(
+        &[&build_args[..], &["--metadata-file", metadata_arg]].concat(),
+    ));
     let first = digest_of(&stdout, IMAGE);
     let cold = ColdBuild::keep(
         &first,
@@ -111,6 +115,32 @@ pub fn mini_manylinux_builds_runs_and_rebuilds_from_cache(world: &World) -> Cold
         ]
     );
     assert!(cached.is_empty());
+    // --metadata-file: what CI reads (BuildKit's shape of answer).
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(&metadata_file).expect("metadata file"))
+            .expect("metadata json");
+    let entry = metadata["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .find(|i| i["name"] == IMAGE)
+        .expect("the image in the metadata");
+    assert_eq!(entry["digest"], first.as_str(), "{metadata}");
+    assert_eq!(entry["platform"], "linux/amd64", "{metadata}");
+    assert_eq!(
+        entry["output"],
+        out_dir.join(IMAGE).display().to_string(),
+        "{metadata}"
+    );
+    let mut missed: Vec<&str> = entry["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["cache"] == "miss")
+        .map(|s| s["name"].as_str().expect("step name"))
+        .collect();
+    missed.sort_unstable();
+    assert_eq!(missed, ran, "{metadata}");
 
     // skopeo and umoci read it; runc runs it.
     let layout = out_dir.join("mini-manylinux");

@@ -81,6 +81,12 @@ pub(crate) struct BuildArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
 
+    /// Write what was built as JSON to FILE (as BuildKit's `--metadata-file`):
+    /// per image its digest, platform and output, and per step whether it
+    /// came from the cache (`hit`) or ran (`miss`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) metadata_file: Option<PathBuf>,
+
     /// The store of blobs, step results and sources (default:
     /// `$XDG_CACHE_HOME/slipway`, else `~/.cache/slipway`).
     #[arg(long, value_name = "DIR", env = "SLIPWAY_STORE")]
@@ -190,7 +196,53 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<()> {
         plan = Plan::new(&recipe, &args.images, Some(&updated))?;
     }
     let report = slipway_build::build(&recipe, &plan, &options, &Progress)?;
-    destination.publish(&report, &args.images, &args.index, &registry)
+    destination.publish(&report, &args.images, &args.index, &registry)?;
+    if let Some(file) = &args.metadata_file {
+        let platforms = plan
+            .images
+            .iter()
+            .map(|i| (i.name.as_str(), i.platform.as_str()))
+            .collect();
+        let json = metadata(&report, &platforms, |i| destination.output_of(i));
+        let text = serde_json::to_string_pretty(&json)? + "\n";
+        fs_err::write(file, text)
+            .with_context(|| format!("writing the metadata file `{}`", file.display()))?;
+    }
+    Ok(())
+}
+
+/// The `--metadata-file` document: per image (bases first) its name, digest,
+/// platform, output (`null` for images that are not published) and steps
+/// with `"cache": "hit"` or `"miss"`.
+fn metadata(
+    report: &slipway_build::BuildReport,
+    platforms: &std::collections::HashMap<&str, &str>,
+    output_of: impl Fn(&slipway_build::ImageReport) -> Option<String>,
+) -> serde_json::Value {
+    let images: Vec<serde_json::Value> = report
+        .images
+        .iter()
+        .map(|image| {
+            let steps: Vec<serde_json::Value> = image
+                .steps
+                .iter()
+                .map(|(name, cached)| {
+                    serde_json::json!({
+                        "name": name,
+                        "cache": if *cached { "hit" } else { "miss" },
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "name": image.name,
+                "digest": image.digest,
+                "platform": platforms.get(image.name.as_str()),
+                "output": output_of(image),
+                "steps": steps,
+            })
+        })
+        .collect();
+    serde_json::json!({ "images": images })
 }
 
 /// Where `--output` sends the images.
@@ -236,6 +288,18 @@ impl Destination {
             Destination::Dir(dir) => dir.clone(),
             Destination::Archive(_, tmp) | Destination::Registry(_, tmp) => tmp.path().to_owned(),
         }
+    }
+
+    /// Where the published `image` went: its layout directory, archive or
+    /// registry reference (`None` for an image that is not published).
+    fn output_of(&self, image: &slipway_build::ImageReport) -> Option<String> {
+        let path = image.path.as_ref()?;
+        Some(match self {
+            Destination::Dir(_) => path.display().to_string(),
+            Destination::Archive(target, _) | Destination::Registry(target, _) => {
+                target.replace(IMAGE_PLACEHOLDER, &image.name)
+            }
+        })
     }
 
     /// Write the indexes and send the built images where they go.
@@ -376,6 +440,39 @@ fn write_one_archive(image: &slipway_build::ImageReport, output: &str) -> anyhow
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn metadata_names_digest_platform_output_and_step_cache_hits() {
+        let report = slipway_build::BuildReport {
+            images: vec![
+                slipway_build::ImageReport {
+                    name: "base".into(),
+                    digest: "sha256:aa".into(),
+                    path: None,
+                    steps: vec![("pkgs".into(), true)],
+                },
+                slipway_build::ImageReport {
+                    name: "app".into(),
+                    digest: "sha256:bb".into(),
+                    path: Some("out/app".into()),
+                    steps: vec![("pkgs".into(), true), ("compile".into(), false)],
+                },
+            ],
+        };
+        let platforms = [("base", "linux/386"), ("app", "linux/386")].into();
+        let outputs =
+            |i: &slipway_build::ImageReport| i.path.as_ref().map(|p| p.display().to_string());
+        let json = super::metadata(&report, &platforms, outputs);
+        assert_eq!(
+            json,
+            serde_json::json!({"images": [
+                {"name": "base", "digest": "sha256:aa", "platform": "linux/386", "output": null,
+                 "steps": [{"name": "pkgs", "cache": "hit"}]},
+                {"name": "app", "digest": "sha256:bb", "platform": "linux/386", "output": "out/app",
+                 "steps": [{"name": "pkgs", "cache": "hit"}, {"name": "compile", "cache": "miss"}]},
+            ]})
+        );
+    }
+
     fn spawn_failure() -> slipway_build::Error {
         slipway_build::Error::Step {
             image: "img".into(),

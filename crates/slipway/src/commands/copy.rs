@@ -15,6 +15,10 @@ pub(crate) struct CopyArgs {
     /// Platform to choose when the source is a multi-platform image.
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub(crate) platform: Option<String>,
+    /// Refuse to convert a Docker manifest for an `oci:`/`oci-archive:`
+    /// destination instead of rewriting it with OCI media types (skopeo's flag).
+    #[arg(long)]
+    pub(crate) preserve_digests: bool,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
@@ -29,6 +33,7 @@ pub(crate) fn run(args: CopyArgs) -> anyhow::Result<()> {
         &CopyOptions {
             platform: args.platform.as_deref().map(Platform::parse).transpose()?,
             reporter: reporter(),
+            preserve_digests: args.preserve_digests,
         },
     )
     .with_context(|| format!("copying `{source}` to `{dest}`"))?;

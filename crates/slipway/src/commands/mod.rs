@@ -15,6 +15,7 @@ pub(crate) mod pull;
 pub(crate) mod push;
 pub(crate) mod resolve;
 pub(crate) mod run;
+pub(crate) mod shell;
 pub(crate) mod unpack;
 pub(crate) mod verify;
 
@@ -36,6 +37,8 @@ pub(crate) fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Verify(args) => verify::run(args),
         Command::Diff(args) => diff::run(args),
         Command::AuditVsyscall(args) => audit_vsyscall::run(args),
+        Command::Completions(args) => shell::completions(&args),
+        Command::Man => shell::man(),
     }
 }
 

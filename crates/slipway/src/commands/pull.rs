@@ -87,6 +87,10 @@ pub(crate) struct PullArgs {
     /// (default: this machine's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub(crate) platform: Option<String>,
+    /// Refuse to convert a Docker manifest for an `oci:`/`oci-archive:`
+    /// destination instead of rewriting it with OCI media types (skopeo's flag).
+    #[arg(long)]
+    pub(crate) preserve_digests: bool,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
@@ -115,6 +119,7 @@ pub(crate) fn run(args: PullArgs) -> anyhow::Result<()> {
     let options = CopyOptions {
         platform: args.platform.as_deref().map(Platform::parse).transpose()?,
         reporter: reporter(),
+        preserve_digests: args.preserve_digests,
     };
     let digest = slipway_registry::copy_blocking(
         &args.registry.client_options()?,

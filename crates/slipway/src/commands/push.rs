@@ -33,6 +33,7 @@ pub(crate) fn run(args: PushArgs) -> anyhow::Result<()> {
         &CopyOptions {
             platform: None,
             reporter: reporter(),
+            preserve_digests: false,
         },
     )
     .with_context(|| format!("pushing `{source}` to `{target}`"))?;
