@@ -339,7 +339,7 @@ fn unpack_refuses_a_hostile_layer_and_says_so() {
         .next()
         .unwrap()
         .to_owned();
-    let mut expected = vec!["escape".to_owned(), "ok".to_owned(), top];
+    let mut expected = ["escape".to_owned(), "ok".to_owned(), top];
     expected.sort();
     let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
     only(&target, &expected);
