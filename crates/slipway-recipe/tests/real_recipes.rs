@@ -195,7 +195,7 @@ fn the_plan_has_a_distinct_key_per_step_and_is_stable() {
     let text = plan.render(Some("/srv/mirror"));
     assert!(text.contains("fetch: openssl from /srv/mirror/openssl-1.0.2o.tar.gz (mirror of https://www.openssl.org/source/openssl-1.0.2o.tar.gz)"));
     assert!(text.contains(
-        "base: pull docker.io/library/centos:6.9 for linux/amd64 (unpinned: run `slipway lock`)"
+        "base: pull docker.io/library/centos:6.9@sha256:1eaeaf2ccf8822afe60b4f14e9f0daf5127776ef39c3480448f531431c8bb47c for linux/amd64 (sha256:1eaeaf2ccf8822afe60b4f14e9f0daf5127776ef39c3480448f531431c8bb47c)"
     ));
 }
 

@@ -411,15 +411,7 @@ fn real_step_scripts_over(root: &Path) {
          int main(void) { puts(strchr(\"c99 ok\", 'c')); return EXIT_SUCCESS; }\n",
     )
     .expect("c99.c");
-    let built = Command::new("chroot")
-        .arg(root)
-        .args([
-            "/bin/sh",
-            "-c",
-            "gcc -std=c99 -O2 -o /tmp/c99 /tmp/c99.c && /tmp/c99",
-        ])
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+    let built = chroot(root, "gcc -std=c99 -O2 -o /tmp/c99 /tmp/c99.c && /tmp/c99")
         .output()
         .expect("chroot gcc");
     assert_eq!(
