@@ -310,7 +310,7 @@ fn symbol_at(syms: Option<&Vec<(u64, u64, String)>>, address: u64) -> Option<(St
     let syms = syms?;
     let i = syms.partition_point(|s| s.0 <= address).checked_sub(1)?;
     let (start, size, name) = &syms[i];
-    (*size == 0 || address < start + size).then(|| (name.clone(), address - start))
+    (*size == 0 || address < start.saturating_add(*size)).then(|| (name.clone(), address - start))
 }
 
 fn audit_elf(name: &str, data: &[u8], report: &mut AuditReport) -> Result<(), Error> {
@@ -347,14 +347,16 @@ fn audit_elf(name: &str, data: &[u8], report: &mut AuditReport) -> Result<(), Er
         let mut push = |address: u64, target: u64, instruction: String, kind: FindingKind| {
             let (symbol, symbol_offset) = match symbol_at(syms, address) {
                 Some((s, off)) => (Some(s), off),
-                None => (None, address - section.address()),
+                // A hostile file may put addresses below its section's:
+                // report what it says, without overflowing.
+                None => (None, address.wrapping_sub(section.address())),
             };
             report.findings.push(Finding {
                 file: name.to_owned(),
                 symbol,
                 symbol_offset,
                 section: section_name.clone(),
-                offset: file_offset + (address - section.address()),
+                offset: file_offset.wrapping_add(address.wrapping_sub(section.address())),
                 address,
                 instruction,
                 target,
