@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{q, scratch, sh};
-use slipway_rpm::extract_to;
+use common::{q, sh};
 
 /// `relative path → (kind, mode, content or target)` of everything under `dir`.
 fn tree(root: &Path) -> BTreeMap<String, (char, u32, Vec<u8>)> {
@@ -50,16 +49,7 @@ fn every_payload_compressor_unpacks_like_rpm2cpio_cpio() {
     let rpms = slipway_test_support::fixtures::rpm_files(&rpms);
     let mut compressors = Vec::new();
     for rpm in &rpms {
-        let work = scratch("payload");
-        let theirs = work.path().join("theirs");
-        let ours = work.path().join("ours");
-        fs_err::create_dir_all(&theirs).unwrap();
-        sh(&format!(
-            "cd {} && rpm2cpio {} | cpio -idm --quiet",
-            q(&theirs),
-            q(rpm)
-        ));
-        extract_to(rpm, &ours).unwrap_or_else(|e| panic!("{}: {e}", rpm.display()));
+        let (_work, theirs, ours) = common::unpack_both(rpm, "payload");
         let (t, o) = (tree(&theirs), tree(&ours));
         assert!(t.len() >= 4, "{}: {t:?}", rpm.display());
         // cpio makes the parents the archive does not list with its own

@@ -170,16 +170,7 @@ fn tree(root: &Path) -> BTreeMap<String, Node> {
 fn payloads_unpack_like_rpm2cpio_cpio() {
     let Some(rpms) = all_rpms() else { return };
     for rpm in &rpms {
-        let work = scratch("unpack");
-        let theirs = work.path().join("theirs");
-        let ours = work.path().join("ours");
-        fs_err::create_dir_all(&theirs).unwrap();
-        sh(&format!(
-            "cd {} && rpm2cpio {} | cpio -idm --quiet",
-            q(&theirs),
-            q(rpm)
-        ));
-        extract_to(rpm, &ours).unwrap_or_else(|e| panic!("{e}"));
+        let (_work, theirs, ours) = common::unpack_both(rpm, "unpack");
         let (t, o) = (tree(&theirs), tree(&ours));
         assert_eq!(
             o.keys().collect::<Vec<_>>(),

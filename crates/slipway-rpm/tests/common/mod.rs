@@ -66,3 +66,19 @@ pub fn scratch(name: &str) -> tempfile::TempDir {
         .tempdir_in(base)
         .expect("scratch dir")
 }
+
+/// `rpm` unpacked twice in a fresh scratch dir: by `rpm2cpio | cpio -idm`
+/// (`theirs`) and by slipway's `extract_to` (`ours`).
+pub fn unpack_both(rpm: &Path, name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let work = scratch(name);
+    let theirs = work.path().join("theirs");
+    let ours = work.path().join("ours");
+    fs_err::create_dir_all(&theirs).unwrap();
+    sh(&format!(
+        "cd {} && rpm2cpio {} | cpio -idm --quiet",
+        q(&theirs),
+        q(rpm)
+    ));
+    slipway_rpm::extract_to(rpm, &ours).unwrap_or_else(|e| panic!("{}: {e}", rpm.display()));
+    (work, theirs, ours)
+}
